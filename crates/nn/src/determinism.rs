@@ -1,0 +1,268 @@
+//! The determinism switch: one call that puts libtorch into a reproducible state and
+//! reports what is actually in effect, read back from libtorch rather than echoed.
+//!
+//! [`Mode::Strict`] (and [`Mode::WarnOnly`]) sets:
+//! - deterministic algorithms on (an error, or a warning, for ops that have none);
+//! - cuDNN deterministic on and cuDNN benchmark (autotuning) off;
+//! - oneDNN (mkldnn) deterministic on;
+//! - TF32 off for cuBLAS, cuDNN and oneDNN;
+//! - uninitialised memory filled (so `empty` tensors have defined contents);
+//! - the intra-op thread count, which changes CPU results (see docs/reproducibility.md);
+//! - `CUBLAS_WORKSPACE_CONFIG=:4096:8`, which cuBLAS reads once, when CUDA starts: if
+//!   CUDA has already started without it, the switch refuses.
+//!
+//! [`Mode::Default`] restores libtorch's own defaults, for measuring what determinism
+//! costs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::shim;
+
+/// The environment variable cuBLAS reads for its workspace configuration.
+pub const CUBLAS_WORKSPACE_CONFIG: &str = "CUBLAS_WORKSPACE_CONFIG";
+/// The value the switch sets when the variable is unset.
+pub const CUBLAS_WORKSPACE_VALUE: &str = ":4096:8";
+const CUBLAS_DETERMINISTIC_VALUES: &[&str] = &[":4096:8", ":16:8"];
+
+/// How strict the switch is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Deterministic everything; an op without a deterministic kernel is an error.
+    Strict,
+    /// As strict, but an op without a deterministic kernel only warns.
+    WarnOnly,
+    /// libtorch's defaults (nondeterministic kernels allowed, TF32 for cuDNN).
+    Default,
+}
+
+/// The CPU kernel dispatch level (`ATEN_CPU_CAPABILITY`). Results differ between
+/// levels, so pinning it is part of getting equal bits across machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuCapability {
+    /// Plain, unvectorised kernels: the level every x86-64 machine can run.
+    Default,
+    /// AVX2 kernels.
+    Avx2,
+    /// AVX-512 kernels.
+    Avx512,
+    /// Another level, by libtorch's name for it.
+    Other(String),
+}
+
+impl CpuCapability {
+    /// From libtorch's name for the level (`at::get_cpu_capability()`).
+    fn from_name(name: &str) -> Self {
+        match name.to_ascii_uppercase().as_str() {
+            "DEFAULT" | "NO AVX" => Self::Default,
+            "AVX2" => Self::Avx2,
+            "AVX512" => Self::Avx512,
+            _ => Self::Other(name.to_string()),
+        }
+    }
+
+    /// The value of `ATEN_CPU_CAPABILITY` that selects this level.
+    pub fn env_value(&self) -> String {
+        match self {
+            Self::Default => "default".into(),
+            Self::Avx2 => "avx2".into(),
+            Self::Avx512 => "avx512".into(),
+            Self::Other(name) => name.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// What the switch is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminismConfig {
+    /// How strict.
+    pub mode: Mode,
+    /// libtorch's intra-op thread count (at least 1). Part of every fingerprint, since
+    /// CPU results differ between thread counts.
+    pub intra_op_threads: usize,
+    /// When set, the switch refuses to run at any other CPU dispatch level.
+    pub cpu_capability: Option<CpuCapability>,
+}
+
+impl DeterminismConfig {
+    /// Strict mode with `threads` intra-op threads.
+    pub fn strict(threads: usize) -> Self {
+        Self {
+            mode: Mode::Strict,
+            intra_op_threads: threads,
+            cpu_capability: None,
+        }
+    }
+
+    /// libtorch's default mode with `threads` intra-op threads.
+    pub fn default_mode(threads: usize) -> Self {
+        Self {
+            mode: Mode::Default,
+            ..Self::strict(threads)
+        }
+    }
+}
+
+/// CUDA as libtorch sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CudaInfo {
+    /// Visible devices.
+    pub devices: u32,
+    /// The CUDA runtime version, as libtorch reports it (e.g. 13000).
+    pub runtime_version: i64,
+    /// The cuDNN version, or 0 without cuDNN.
+    pub cudnn_version: i64,
+    /// Whether a CUDA context exists already.
+    pub started: bool,
+}
+
+/// The settings in effect, read back from libtorch, plus versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeterminismReport {
+    /// `at::globalContext().deterministicAlgorithms()`.
+    pub deterministic_algorithms: bool,
+    /// Whether nondeterministic ops only warn.
+    pub deterministic_warn_only: bool,
+    /// cuDNN deterministic.
+    pub cudnn_deterministic: bool,
+    /// cuDNN benchmark (autotuning).
+    pub cudnn_benchmark: bool,
+    /// TF32 for cuBLAS matmuls.
+    pub allow_tf32_cublas: bool,
+    /// TF32 for cuDNN convolutions.
+    pub allow_tf32_cudnn: bool,
+    /// TF32 for oneDNN.
+    pub allow_tf32_onednn: bool,
+    /// oneDNN deterministic.
+    pub mkldnn_deterministic: bool,
+    /// Uninitialised memory filled.
+    pub fill_uninitialized_memory: bool,
+    /// libtorch's intra-op thread count.
+    pub intra_op_threads: usize,
+    /// The CPU kernel dispatch level.
+    pub cpu_capability: CpuCapability,
+    /// `CUBLAS_WORKSPACE_CONFIG` in this process's environment.
+    pub cublas_workspace_config: Option<String>,
+    /// The libtorch version the crate was built against.
+    pub libtorch_version: String,
+    /// CUDA, if libtorch has it.
+    pub cuda: Option<CudaInfo>,
+}
+
+impl DeterminismReport {
+    /// Whether this report shows the settings of `mode`.
+    pub fn is_deterministic(&self) -> bool {
+        self.deterministic_algorithms
+            && self.cudnn_deterministic
+            && !self.cudnn_benchmark
+            && !self.allow_tf32_cublas
+            && !self.allow_tf32_cudnn
+            && !self.allow_tf32_onednn
+    }
+}
+
+/// Reads the settings in effect.
+pub fn report() -> Result<DeterminismReport> {
+    let raw = shim::read()?;
+    Ok(DeterminismReport {
+        deterministic_algorithms: raw.deterministic_algorithms != 0,
+        deterministic_warn_only: raw.deterministic_warn_only != 0,
+        cudnn_deterministic: raw.cudnn_deterministic != 0,
+        cudnn_benchmark: raw.cudnn_benchmark != 0,
+        allow_tf32_cublas: raw.allow_tf32_cublas != 0,
+        allow_tf32_cudnn: raw.allow_tf32_cudnn != 0,
+        allow_tf32_onednn: raw.allow_tf32_onednn != 0,
+        mkldnn_deterministic: raw.mkldnn_deterministic != 0,
+        fill_uninitialized_memory: raw.fill_uninitialized_memory != 0,
+        intra_op_threads: usize::try_from(raw.intra_op_threads).unwrap_or(0),
+        cpu_capability: CpuCapability::from_name(&shim::cpu_capability()?),
+        cublas_workspace_config: std::env::var(CUBLAS_WORKSPACE_CONFIG).ok(),
+        libtorch_version: shim::torch_version(),
+        cuda: (raw.has_cuda != 0).then(|| CudaInfo {
+            devices: u32::try_from(raw.cuda_devices).unwrap_or(0),
+            runtime_version: i64::from(raw.cudart_version),
+            cudnn_version: i64::from(raw.cudnn_version),
+            started: raw.cuda_started != 0,
+        }),
+    })
+}
+
+/// Applies `config` and returns the settings read back. Fails, naming the setting, if
+/// any of them did not take effect.
+pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
+    let threads = i32::try_from(config.intra_op_threads)
+        .ok()
+        .filter(|&t| t >= 1)
+        .ok_or_else(|| Error::InvalidConfig {
+            what: "intra_op_threads",
+            value: config.intra_op_threads.to_string(),
+        })?;
+    let before = report()?;
+    if let Some(wanted) = &config.cpu_capability {
+        if *wanted != before.cpu_capability {
+            return Err(Error::CpuCapabilityMismatch {
+                wanted: format!("{wanted:?}"),
+                actual: format!("{:?}", before.cpu_capability),
+                wanted_env: wanted.env_value(),
+            });
+        }
+    }
+    if config.mode != Mode::Default {
+        ensure_cublas_workspace(before.cuda.as_ref().is_some_and(|c| c.started))?;
+    }
+    let mode = match config.mode {
+        Mode::Default => 0,
+        Mode::Strict => 1,
+        Mode::WarnOnly => 2,
+    };
+    shim::apply(mode, threads)?;
+    let after = report()?;
+    let on = config.mode != Mode::Default;
+    let checks: [(&'static str, bool, bool); 9] = [
+        ("deterministic_algorithms", after.deterministic_algorithms, on),
+        ("deterministic_warn_only", after.deterministic_warn_only, config.mode == Mode::WarnOnly),
+        ("cudnn_deterministic", after.cudnn_deterministic, on),
+        ("cudnn_benchmark", after.cudnn_benchmark, false),
+        ("allow_tf32_cublas", after.allow_tf32_cublas, false),
+        ("allow_tf32_cudnn", after.allow_tf32_cudnn, !on),
+        ("allow_tf32_onednn", after.allow_tf32_onednn, false),
+        ("mkldnn_deterministic", after.mkldnn_deterministic, on),
+        ("fill_uninitialized_memory", after.fill_uninitialized_memory, on),
+    ];
+    for (setting, got, wanted) in checks {
+        if got != wanted {
+            return Err(Error::NotInEffect {
+                setting,
+                wanted: wanted.to_string(),
+                got: got.to_string(),
+            });
+        }
+    }
+    if after.intra_op_threads != config.intra_op_threads {
+        return Err(Error::NotInEffect {
+            setting: "intra_op_threads",
+            wanted: config.intra_op_threads.to_string(),
+            got: after.intra_op_threads.to_string(),
+        });
+    }
+    Ok(after)
+}
+
+/// Makes sure cuBLAS will be deterministic: the variable is set to a deterministic
+/// value, or is unset and CUDA has not started (then it is set here).
+fn ensure_cublas_workspace(cuda_started: bool) -> Result<()> {
+    match std::env::var(CUBLAS_WORKSPACE_CONFIG) {
+        Ok(value) if CUBLAS_DETERMINISTIC_VALUES.contains(&value.as_str()) => Ok(()),
+        Ok(value) => Err(Error::BadCublasWorkspaceConfig { value }),
+        Err(_) if cuda_started => Err(Error::CudaStartedWithoutWorkspaceConfig),
+        Err(_) => {
+            // Before CUDA starts, nothing has read the variable yet. Setting it from a
+            // multi-threaded process is racy with C `getenv`, so binaries that train
+            // should call the switch first thing in `main` (lockstep-repro does).
+            std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
+            Ok(())
+        }
+    }
+}

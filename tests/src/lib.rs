@@ -1,0 +1,1 @@
+//! Cross-crate properties live in `tests/`.

@@ -1,0 +1,228 @@
+//! `cargo xtask bench`: our benchmarks and the peers', measured in one run, joined by
+//! case and reported as ratios (peer time / our time: above 1 means we are faster).
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::libtorch;
+use crate::python::Venv;
+use crate::workspace;
+
+/// A suite: our bench target and the peer script, with what the peer needs.
+struct SuiteSpec {
+    name: &'static str,
+    needs_libtorch: bool,
+    peer_requirements: &'static [&'static str],
+    peer_modules: &'static [&'static str],
+}
+
+const NUMPY: &[&str] = &["numpy"];
+const TORCH_PEERS: &[&str] = &["torch==2.11.0", "torchvision==0.26.0", "numpy", "pillow"];
+const TORCH_MODULES: &[&str] = &["torch", "torchvision", "numpy", "PIL"];
+
+const SUITES: &[SuiteSpec] = &[
+    SuiteSpec { name: "seeding", needs_libtorch: false, peer_requirements: NUMPY, peer_modules: NUMPY },
+    SuiteSpec { name: "data", needs_libtorch: false, peer_requirements: NUMPY, peer_modules: NUMPY },
+    SuiteSpec { name: "augment", needs_libtorch: false, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
+    SuiteSpec { name: "postprocess", needs_libtorch: false, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
+    SuiteSpec { name: "nn", needs_libtorch: true, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
+];
+
+/// One line of a benchmark's output (the schema of `lockstep-benchkit`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Record {
+    suite: String,
+    case: String,
+    #[serde(rename = "impl")]
+    implementation: String,
+    items: u64,
+    ns_per_item: f64,
+    samples: u32,
+    #[serde(default)]
+    min_speedup: BTreeMap<String, f64>,
+    #[serde(default)]
+    max_ns_per_item: Option<f64>,
+}
+
+/// One row of the report: our record against one peer (or alone).
+#[derive(Debug, Serialize)]
+struct Row {
+    suite: String,
+    case: String,
+    ours_ns_per_item: f64,
+    peer: Option<String>,
+    peer_ns_per_item: Option<f64>,
+    /// Peer time over ours.
+    speedup: Option<f64>,
+    target: Option<String>,
+    met: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    machine: String,
+    records: Vec<Record>,
+    rows: Vec<Row>,
+}
+
+/// Runs the named suites (all when none is named).
+pub fn run(args: &[String]) -> Result<()> {
+    let selected: Vec<&SuiteSpec> = if args.is_empty() {
+        SUITES.iter().collect()
+    } else {
+        args.iter()
+            .map(|name| {
+                SUITES.iter().find(|s| s.name == name).with_context(|| {
+                    format!(
+                        "unknown suite `{name}`; suites: {}",
+                        SUITES.iter().map(|s| s.name).collect::<Vec<_>>().join(" ")
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let venv = Venv::ensure()?;
+    let torch_env = if selected.iter().any(|s| s.needs_libtorch) {
+        libtorch::ensure()?.env()
+    } else {
+        Vec::new()
+    };
+    let mut records = Vec::new();
+    for suite in &selected {
+        workspace::step(&format!("bench {}: ours", suite.name));
+        let bench_name = suite.name;
+        let package = format!("lockstep-{bench_name}");
+        let env = if suite.needs_libtorch { torch_env.clone() } else { Vec::new() };
+        let ours = workspace::cargo_stdout(
+            &["bench", "--quiet", "--package", &package, "--bench", bench_name],
+            &env,
+        )?;
+        records.extend(parse_records(&ours, &package)?);
+        let script = workspace::root().join("bench").join("peers").join(format!("{bench_name}.py"));
+        if script.exists() {
+            venv.ensure_packages(suite.peer_requirements, suite.peer_modules)?;
+            workspace::step(&format!("bench {}: peers", suite.name));
+            let peer = workspace::output(venv.python().as_os_str(), &[script.as_os_str()], &env)?;
+            records.extend(parse_records(&peer, &script.display().to_string())?);
+        }
+    }
+    let rows = join(&records);
+    print_table(&rows);
+    let report = Report {
+        machine: machine_summary(),
+        records,
+        rows,
+    };
+    let dir = workspace::target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    workspace::step(&format!("wrote {}", path.display()));
+    Ok(())
+}
+
+fn parse_records(text: &str, source: &str) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
+        out.push(
+            serde_json::from_str(line)
+                .with_context(|| format!("{source} printed a bad record: {line}"))?,
+        );
+    }
+    if out.is_empty() {
+        bail!("{source} printed no benchmark records");
+    }
+    Ok(out)
+}
+
+/// Pairs each of our records with every peer record of the same suite and case.
+fn join(records: &[Record]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for ours in records.iter().filter(|r| r.implementation == "lockstep") {
+        let peers: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.implementation != "lockstep" && r.suite == ours.suite && r.case == ours.case)
+            .collect();
+        if let Some(ceiling) = ours.max_ns_per_item {
+            rows.push(Row {
+                suite: ours.suite.clone(),
+                case: ours.case.clone(),
+                ours_ns_per_item: ours.ns_per_item,
+                peer: None,
+                peer_ns_per_item: None,
+                speedup: None,
+                target: Some(format!("<= {ceiling} ns/item")),
+                met: Some(ours.ns_per_item <= ceiling),
+            });
+        }
+        for peer in &peers {
+            let speedup = peer.ns_per_item / ours.ns_per_item;
+            let wanted = ours.min_speedup.get(&peer.implementation).copied();
+            rows.push(Row {
+                suite: ours.suite.clone(),
+                case: ours.case.clone(),
+                ours_ns_per_item: ours.ns_per_item,
+                peer: Some(peer.implementation.clone()),
+                peer_ns_per_item: Some(peer.ns_per_item),
+                speedup: Some(speedup),
+                target: wanted.map(|w| format!(">= {w}x")),
+                met: wanted.map(|w| speedup >= w),
+            });
+        }
+        if peers.is_empty() && ours.max_ns_per_item.is_none() {
+            rows.push(Row {
+                suite: ours.suite.clone(),
+                case: ours.case.clone(),
+                ours_ns_per_item: ours.ns_per_item,
+                peer: None,
+                peer_ns_per_item: None,
+                speedup: None,
+                target: None,
+                met: None,
+            });
+        }
+    }
+    rows
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<12} {:<34} {:>12} {:<12} {:>12} {:>9} {:<16} {}",
+        "suite", "case", "ours ns/it", "peer", "peer ns/it", "speedup", "target", "status"
+    );
+    for row in rows {
+        println!(
+            "{:<12} {:<34} {:>12.2} {:<12} {:>12} {:>9} {:<16} {}",
+            row.suite,
+            row.case,
+            row.ours_ns_per_item,
+            row.peer.as_deref().unwrap_or("-"),
+            row.peer_ns_per_item.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into()),
+            row.speedup.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into()),
+            row.target.as_deref().unwrap_or("-"),
+            match row.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "",
+            }
+        );
+    }
+}
+
+/// CPU model and core count, for the report.
+fn machine_summary() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!("{cpu}, {cores} cores")
+}
+
