@@ -23,11 +23,36 @@ const TORCH_PEERS: &[&str] = &["torch==2.11.0", "torchvision==0.26.0", "numpy", 
 const TORCH_MODULES: &[&str] = &["torch", "torchvision", "numpy", "PIL"];
 
 const SUITES: &[SuiteSpec] = &[
-    SuiteSpec { name: "seeding", needs_libtorch: false, peer_requirements: NUMPY, peer_modules: NUMPY },
-    SuiteSpec { name: "data", needs_libtorch: false, peer_requirements: NUMPY, peer_modules: NUMPY },
-    SuiteSpec { name: "augment", needs_libtorch: false, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
-    SuiteSpec { name: "postprocess", needs_libtorch: false, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
-    SuiteSpec { name: "nn", needs_libtorch: true, peer_requirements: TORCH_PEERS, peer_modules: TORCH_MODULES },
+    SuiteSpec {
+        name: "seeding",
+        needs_libtorch: false,
+        peer_requirements: NUMPY,
+        peer_modules: NUMPY,
+    },
+    SuiteSpec {
+        name: "data",
+        needs_libtorch: false,
+        peer_requirements: NUMPY,
+        peer_modules: NUMPY,
+    },
+    SuiteSpec {
+        name: "augment",
+        needs_libtorch: false,
+        peer_requirements: TORCH_PEERS,
+        peer_modules: TORCH_MODULES,
+    },
+    SuiteSpec {
+        name: "postprocess",
+        needs_libtorch: false,
+        peer_requirements: TORCH_PEERS,
+        peer_modules: TORCH_MODULES,
+    },
+    SuiteSpec {
+        name: "nn",
+        needs_libtorch: true,
+        peer_requirements: TORCH_PEERS,
+        peer_modules: TORCH_MODULES,
+    },
 ];
 
 /// One line of a benchmark's output (the schema of `lockstep-benchkit`).
@@ -94,13 +119,27 @@ pub fn run(args: &[String]) -> Result<()> {
         workspace::step(&format!("bench {}: ours", suite.name));
         let bench_name = suite.name;
         let package = format!("lockstep-{bench_name}");
-        let env = if suite.needs_libtorch { torch_env.clone() } else { Vec::new() };
+        let env = if suite.needs_libtorch {
+            torch_env.clone()
+        } else {
+            Vec::new()
+        };
         let ours = workspace::cargo_stdout(
-            &["bench", "--quiet", "--package", &package, "--bench", bench_name],
+            &[
+                "bench",
+                "--quiet",
+                "--package",
+                &package,
+                "--bench",
+                bench_name,
+            ],
             &env,
         )?;
         records.extend(parse_records(&ours, &package)?);
-        let script = workspace::root().join("bench").join("peers").join(format!("{bench_name}.py"));
+        let script = workspace::root()
+            .join("bench")
+            .join("peers")
+            .join(format!("{bench_name}.py"));
         if script.exists() {
             venv.ensure_packages(suite.peer_requirements, suite.peer_modules)?;
             workspace::step(&format!("bench {}: peers", suite.name));
@@ -143,7 +182,9 @@ fn join(records: &[Record]) -> Vec<Row> {
     for ours in records.iter().filter(|r| r.implementation == "lockstep") {
         let peers: Vec<&Record> = records
             .iter()
-            .filter(|r| r.implementation != "lockstep" && r.suite == ours.suite && r.case == ours.case)
+            .filter(|r| {
+                r.implementation != "lockstep" && r.suite == ours.suite && r.case == ours.case
+            })
             .collect();
         if let Some(ceiling) = ours.max_ns_per_item {
             rows.push(Row {
@@ -189,8 +230,8 @@ fn join(records: &[Record]) -> Vec<Row> {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "\n{:<12} {:<34} {:>12} {:<12} {:>12} {:>9} {:<16} {}",
-        "suite", "case", "ours ns/it", "peer", "peer ns/it", "speedup", "target", "status"
+        "\n{:<12} {:<34} {:>12} {:<12} {:>12} {:>9} {:<16} status",
+        "suite", "case", "ours ns/it", "peer", "peer ns/it", "speedup", "target"
     );
     for row in rows {
         println!(
@@ -199,8 +240,12 @@ fn print_table(rows: &[Row]) {
             row.case,
             row.ours_ns_per_item,
             row.peer.as_deref().unwrap_or("-"),
-            row.peer_ns_per_item.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into()),
-            row.speedup.map(|v| format!("{v:.2}x")).unwrap_or_else(|| "-".into()),
+            row.peer_ns_per_item
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            row.speedup
+                .map(|v| format!("{v:.2}x"))
+                .unwrap_or_else(|| "-".into()),
             row.target.as_deref().unwrap_or("-"),
             match row.met {
                 Some(true) => "met",
@@ -222,7 +267,8 @@ fn machine_summary() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     format!("{cpu}, {cores} cores")
 }
-

@@ -41,6 +41,11 @@ pub struct Libtorch {
 }
 
 impl Libtorch {
+    /// The folder with `include/` and `lib/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The environment cargo needs to build and run against this libtorch.
     pub fn env(&self) -> Vec<(String, OsString)> {
         let lib = self.root.join("lib");
@@ -74,7 +79,10 @@ pub fn ensure() -> Result<Libtorch> {
     let root = install.join("torch");
     if install.join(MARKER).exists() {
         check_tree(&root)?;
-        workspace::step(&format!("libtorch {TORCH_VERSION}: reusing {}", root.display()));
+        workspace::step(&format!(
+            "libtorch {TORCH_VERSION}: reusing {}",
+            root.display()
+        ));
         return Ok(Libtorch { root });
     }
     let venv = Venv::ensure()?;
@@ -136,7 +144,9 @@ fn read_version(root: &Path, header: &Path) -> Result<String> {
     if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("__version__") {
-                let value = rest.trim_start_matches([' ', '=', ':', 's', 't', 'r']).trim();
+                let value = rest
+                    .trim_start_matches([' ', '=', ':', 's', 't', 'r'])
+                    .trim();
                 let value = value.trim_matches(['\'', '"']);
                 return Ok(value.split('+').next().unwrap_or(value).to_string());
             }
@@ -146,8 +156,12 @@ fn read_version(root: &Path, header: &Path) -> Result<String> {
         let text = text.trim();
         return Ok(text.split('+').next().unwrap_or(text).to_string());
     }
-    let text = std::fs::read_to_string(header)
-        .with_context(|| format!("cannot tell the libtorch version: {} is missing", header.display()))?;
+    let text = std::fs::read_to_string(header).with_context(|| {
+        format!(
+            "cannot tell the libtorch version: {} is missing",
+            header.display()
+        )
+    })?;
     for line in text.lines() {
         if let Some(rest) = line.trim().strip_prefix("#define TORCH_VERSION ") {
             return Ok(rest.trim().trim_matches('"').to_string());

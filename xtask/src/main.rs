@@ -36,9 +36,11 @@ fn main() -> Result<()> {
         "bench" => bench::run(rest),
         "libtorch" => {
             let torch = libtorch::ensure()?;
-            for (key, value) in torch.env() {
-                println!("export {key}={}", value.to_string_lossy());
-            }
+            println!("export LIBTORCH={}", torch.root().display());
+            println!(
+                "export LD_LIBRARY_PATH={}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}",
+                torch.root().join("lib").display()
+            );
             Ok(())
         }
         "help" | "--help" | "-h" => {
@@ -64,7 +66,14 @@ fn test(args: &[String]) -> Result<()> {
     let env = torch.env();
     workspace::step("clippy -D warnings (whole workspace)");
     workspace::cargo(
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &env,
     )?;
     workspace::step("tests (whole workspace)");

@@ -43,7 +43,10 @@ impl Venv {
                 python.to_string_lossy()
             ),
         }
-        workspace::step(&format!("create the managed Python environment {}", venv.dir.display()));
+        workspace::step(&format!(
+            "create the managed Python environment {}",
+            venv.dir.display()
+        ));
         std::fs::create_dir_all(home())?;
         let status = Command::new(&python)
             .args([OsStr::new("-m"), OsStr::new("venv"), venv.dir.as_os_str()])
@@ -81,7 +84,10 @@ impl Venv {
     /// Makes sure `requirements` (pip specifiers) are importable as `modules`, installing
     /// them if not. A marker file keyed by the requirements makes a second call free.
     pub fn ensure_packages(&self, requirements: &[&str], modules: &[&str]) -> Result<()> {
-        let marker = self.dir.join(format!(".lockstep-{}", requirements.join("+").replace(['=', '<', '>', '/'], "_")));
+        let marker = self.dir.join(format!(
+            ".lockstep-{}",
+            requirements.join("+").replace(['=', '<', '>', '/'], "_")
+        ));
         if marker.exists() {
             return Ok(());
         }
@@ -92,7 +98,10 @@ impl Venv {
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !present {
-            workspace::step(&format!("install the peers' packages: {}", requirements.join(" ")));
+            workspace::step(&format!(
+                "install the peers' packages: {}",
+                requirements.join(" ")
+            ));
             let args: Vec<&OsStr> = requirements.iter().map(OsStr::new).collect();
             self.pip_install(&args)?;
         }

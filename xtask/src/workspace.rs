@@ -56,7 +56,11 @@ pub fn cargo(args: &[&str], env: &[(String, OsString)]) -> Result<()> {
 /// error still streams, for progress).
 pub fn cargo_stdout(args: &[&str], env: &[(String, OsString)]) -> Result<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    output(&cargo, &args.iter().map(OsStr::new).collect::<Vec<_>>(), env)
+    output(
+        &cargo,
+        &args.iter().map(OsStr::new).collect::<Vec<_>>(),
+        env,
+    )
 }
 
 /// Runs `program args…` and returns its standard output; standard error streams.

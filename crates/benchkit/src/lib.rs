@@ -103,7 +103,7 @@ impl Suite {
             per_item.push(t.elapsed().as_nanos() as f64 / items.max(1) as f64);
             sample += 1;
         }
-        let record = Record {
+        Record {
             suite: self.name.clone(),
             case: case.to_string(),
             implementation: "lockstep".to_string(),
@@ -112,8 +112,7 @@ impl Suite {
             samples: per_item.len() as u32,
             min_speedup: BTreeMap::new(),
             max_ns_per_item: None,
-        };
-        record
+        }
     }
 
     /// Prints a record as one JSON line on standard output.

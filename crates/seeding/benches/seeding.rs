@@ -8,7 +8,9 @@ use lockstep_seeding::SeedTree;
 
 fn main() {
     let suite = Suite::new("seeding");
-    let root = SeedTree::from_u64(42).child("train").child_index("epoch", 3);
+    let root = SeedTree::from_u64(42)
+        .child("train")
+        .child_index("epoch", 3);
 
     const CHILDREN: u64 = 100_000;
     let r = suite

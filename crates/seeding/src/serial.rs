@@ -104,13 +104,18 @@ impl TryFrom<RawNode> for SeedTree {
 }
 
 impl Serialize for SeedTree {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         RawNode::from(self).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SeedTree {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         let raw = RawNode::deserialize(deserializer)?;
         SeedTree::try_from(raw).map_err(serde::de::Error::custom)
     }

@@ -7,12 +7,27 @@ fn bad_draw_parameters_are_typed_errors() {
     let mut rng = SeedTree::from_u64(1).rng();
     assert_eq!(rng.try_below(0), Err(Error::EmptyRange));
     assert!(matches!(rng.bernoulli(1.5), Err(Error::Probability { p }) if p == 1.5));
-    assert!(matches!(rng.bernoulli(f64::NAN), Err(Error::Probability { .. })));
-    assert!(matches!(rng.uniform_f64(2.0, 1.0), Err(Error::InvertedRange { .. })));
-    assert!(matches!(rng.uniform_f64(0.0, f64::INFINITY), Err(Error::NonFiniteBound { .. })));
-    assert!(matches!(rng.uniform_f32(f32::NAN, 1.0), Err(Error::NonFiniteBound { .. })));
+    assert!(matches!(
+        rng.bernoulli(f64::NAN),
+        Err(Error::Probability { .. })
+    ));
+    assert!(matches!(
+        rng.uniform_f64(2.0, 1.0),
+        Err(Error::InvertedRange { .. })
+    ));
+    assert!(matches!(
+        rng.uniform_f64(0.0, f64::INFINITY),
+        Err(Error::NonFiniteBound { .. })
+    ));
+    assert!(matches!(
+        rng.uniform_f32(f32::NAN, 1.0),
+        Err(Error::NonFiniteBound { .. })
+    ));
     assert!(matches!(rng.normal(0.0, -1.0), Err(Error::NegativeStd { std }) if std == -1.0));
-    assert!(matches!(rng.normal(f64::NAN, 1.0), Err(Error::NonFinite { what: "mean", .. })));
+    assert!(matches!(
+        rng.normal(f64::NAN, 1.0),
+        Err(Error::NonFinite { what: "mean", .. })
+    ));
 }
 
 #[test]
@@ -51,8 +66,19 @@ fn a_tampered_key_is_refused() {
 #[test]
 fn bad_paths_are_typed_errors() {
     let root = SeedTree::from_u64(1);
-    for bad in ["a/b]", "a[", "a[x]", "a[01]", "a[]", "a\\q", "a[99999999999999999999]"] {
-        assert!(matches!(root.descend(bad), Err(Error::BadPath { .. })), "{bad}");
+    for bad in [
+        "a/b]",
+        "a[",
+        "a[x]",
+        "a[01]",
+        "a[]",
+        "a\\q",
+        "a[99999999999999999999]",
+    ] {
+        assert!(
+            matches!(root.descend(bad), Err(Error::BadPath { .. })),
+            "{bad}"
+        );
     }
 }
 

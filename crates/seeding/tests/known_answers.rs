@@ -87,7 +87,11 @@ fn helpers_are_pinned() {
         .collect();
     assert_eq!(
         u64s,
-        [4613952192215221668, 4604236729615293060, 13817579872332968672]
+        [
+            4613952192215221668,
+            4604236729615293060,
+            13817579872332968672
+        ]
     );
     let u32s: Vec<u32> = (0..3)
         .map(|_| g.uniform_f32(0.5, 1.5).unwrap().to_bits())
@@ -96,14 +100,22 @@ fn helpers_are_pinned() {
     let normals: Vec<u64> = (0..3).map(|_| g.normal_f64().to_bits()).collect();
     assert_eq!(
         normals,
-        [4605540378959344058, 13826235961443541400, 4604074051984630045]
+        [
+            4605540378959344058,
+            13826235961443541400,
+            4604074051984630045
+        ]
     );
 }
 
 #[test]
 fn pinned_values_decode_into_their_ranges() {
     // A guard on the pins above: decoded, each lies in the range it was drawn from.
-    for bits in [4613952192215221668u64, 4604236729615293060, 13817579872332968672] {
+    for bits in [
+        4613952192215221668u64,
+        4604236729615293060,
+        13817579872332968672,
+    ] {
         assert!((-2.0..5.0).contains(&f64::from_bits(bits)));
     }
     for bits in [1064698742u32, 1069438506, 1066347516] {

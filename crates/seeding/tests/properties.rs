@@ -14,7 +14,12 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn first_outputs(node: &SeedTree) -> [u64; 4] {
     let mut rng = node.rng();
-    [rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64()]
+    [
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.next_u64(),
+        rng.next_u64(),
+    ]
 }
 
 proptest! {
@@ -154,9 +159,16 @@ fn keys_are_the_same_from_many_threads() {
     let root = SeedTree::from_u64(99).child("sample");
     let sequential: Vec<[u8; 32]> = (0..10_000u64).map(|i| root.index(i).key()).collect();
     for threads in [1, 2, 8] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let parallel: Vec<[u8; 32]> =
-            pool.install(|| (0..10_000u64).into_par_iter().map(|i| root.index(i).key()).collect());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let parallel: Vec<[u8; 32]> = pool.install(|| {
+            (0..10_000u64)
+                .into_par_iter()
+                .map(|i| root.index(i).key())
+                .collect()
+        });
         assert_eq!(parallel, sequential, "{threads} threads");
     }
 }
@@ -184,5 +196,8 @@ fn below_is_unbiased_enough_to_notice_modulo_bias() {
         }
     }
     let share = f64::from(low_third) / f64::from(draws);
-    assert!((share - 1.0 / 3.0).abs() < 0.02, "share of the low third: {share}");
+    assert!(
+        (share - 1.0 / 3.0).abs() < 0.02,
+        "share of the low third: {share}"
+    );
 }

@@ -1,0 +1,153 @@
+//! Normalisation to an `f32` tensor in `CHW` (one image) or `NCHW` (a batch) layout,
+//! ready for `tch::Tensor::from_slice(..).view(shape)`.
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::check;
+use crate::error::{Error, Result};
+
+/// Per-channel mean and standard deviation, on the `[0, 1]` scale.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalize {
+    /// Channel means, `r, g, b`.
+    pub mean: [f32; 3],
+    /// Channel standard deviations, `r, g, b`, each finite and positive.
+    pub std: [f32; 3],
+}
+
+impl Normalize {
+    /// The ImageNet statistics torchvision's pretrained models use.
+    pub const IMAGENET: Normalize = Normalize {
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+    };
+
+    /// Only the scaling to `[0, 1]`: mean 0, std 1.
+    pub const UNIT: Normalize = Normalize {
+        mean: [0.0; 3],
+        std: [1.0; 3],
+    };
+
+    fn tables(&self) -> Result<[[f32; 256]; 3]> {
+        for c in 0..3 {
+            check::finite("normalize mean", f64::from(self.mean[c]))?;
+            let s = check::finite("normalize std", f64::from(self.std[c]))?;
+            if s <= 0.0 {
+                return Err(Error::OutOfRange {
+                    what: "normalize std",
+                    value: s,
+                    min: f64::from(f32::MIN_POSITIVE),
+                    max: f64::from(f32::MAX),
+                });
+            }
+        }
+        Ok(std::array::from_fn(|c| {
+            std::array::from_fn(|x| (x as f32 / 255.0 - self.mean[c]) / self.std[c])
+        }))
+    }
+}
+
+/// A dense `f32` tensor: row-major data and its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// The values, last axis fastest.
+    pub data: Vec<f32>,
+    /// The shape: `[3, H, W]` or `[N, 3, H, W]`.
+    pub shape: Vec<usize>,
+}
+
+impl Tensor {
+    /// The shape as `i64`, the type `tch` takes.
+    pub fn shape_i64(&self) -> Vec<i64> {
+        self.shape.iter().map(|&d| d as i64).collect()
+    }
+}
+
+fn fill_chw(image: &RgbImage, tables: &[[f32; 256]; 3], out: &mut [f32]) {
+    let plane = image.width() as usize * image.height() as usize;
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in image.as_raw().chunks_exact(3).enumerate() {
+        r[i] = tables[0][usize::from(px[0])];
+        g[i] = tables[1][usize::from(px[1])];
+        b[i] = tables[2][usize::from(px[2])];
+    }
+}
+
+/// `(x / 255 − mean[c]) / std[c]` per channel in `f32` (two exactly rounded IEEE
+/// operations and a division), laid out `CHW`.
+pub fn to_tensor(image: &RgbImage, norm: &Normalize) -> Result<Tensor> {
+    check::non_empty(image)?;
+    let tables = norm.tables()?;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut data = vec![0f32; 3 * w * h];
+    fill_chw(image, &tables, &mut data);
+    Ok(Tensor {
+        data,
+        shape: vec![3, h, w],
+    })
+}
+
+/// [`to_tensor`] for a batch of equally sized images, laid out `NCHW`.
+pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<Tensor> {
+    let tables = norm.tables()?;
+    let Some(first) = images.first() else {
+        return Err(Error::BadSize {
+            what: "batch size",
+            value: 0,
+            max: u64::MAX,
+        });
+    };
+    check::non_empty(first)?;
+    let (w, h) = first.dimensions();
+    for (index, img) in images.iter().enumerate() {
+        if img.dimensions() != (w, h) {
+            return Err(Error::SizeMismatch {
+                index,
+                width: img.width(),
+                height: img.height(),
+                expected_width: w,
+                expected_height: h,
+            });
+        }
+    }
+    let each = 3 * w as usize * h as usize;
+    let mut data = vec![0f32; each * images.len()];
+    for (img, out) in images.iter().zip(data.chunks_exact_mut(each)) {
+        fill_chw(img, &tables, out);
+    }
+    Ok(Tensor {
+        data,
+        shape: vec![images.len(), 3, h as usize, w as usize],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_and_values() {
+        let img = RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8 * 255, 0, 51]));
+        let t = to_tensor(&img, &Normalize::UNIT).unwrap();
+        assert_eq!(t.shape, vec![3, 1, 2]);
+        assert_eq!(t.data, vec![0.0, 1.0, 0.0, 0.0, 0.2, 0.2]);
+        let b = batch_to_tensor(&[img.clone(), img], &Normalize::IMAGENET).unwrap();
+        assert_eq!(b.shape_i64(), vec![2, 3, 1, 2]);
+        assert_eq!(b.data[1].to_bits(), ((1.0f32 - 0.485) / 0.229).to_bits());
+        let bad = Normalize {
+            mean: [0.0; 3],
+            std: [1.0, 0.0, 1.0],
+        };
+        assert!(to_tensor(&RgbImage::new(1, 1), &bad).is_err());
+        assert!(batch_to_tensor(&[], &Normalize::UNIT).is_err());
+        assert!(matches!(
+            batch_to_tensor(
+                &[RgbImage::new(1, 1), RgbImage::new(2, 1)],
+                &Normalize::UNIT
+            ),
+            Err(Error::SizeMismatch { index: 1, .. })
+        ));
+    }
+}
