@@ -1,0 +1,418 @@
+//! COCO-style detection evaluation: per-class average precision and mAP.
+//!
+//! The recipe, per class `k` and IoU threshold `t` (pycocotools' `"all"` area range):
+//!
+//! 1. Per `(image, class)`, detections are sorted by score descending (ties: lower input
+//!    index) and cut to `max_detections` (COCO's `maxDets`, default 100); then matched
+//!    greedily to that image's ground truth of class `k` (see [`greedy_match`](crate::greedy_match):
+//!    IoU in `f64`, `>= t`, best IoU wins, equal IoUs go to the later ground truth).
+//! 2. All kept detections of class `k` are sorted by score descending, ties by image id,
+//!    then input index (pycocotools' stable merge sort order). Running sums give
+//!    `recall = tp / n_gt` and `precision = tp / (tp + fp)` (in `f64`; pycocotools adds
+//!    `2.2e-16` to the denominator, we do not, so a perfect detector scores exactly 1).
+//! 3. Precision is made non-increasing from the right: `p[i] = max(p[i], p[i + 1])`.
+//! 4. 101-point interpolation: for each recall level `r_j = j · 0.01` (`j = 0..=100`,
+//!    computed as `j as f64 * 0.01`, with `r_100 = 1`, as `numpy.linspace`), take
+//!    `p[i]` at the first `i` with `recall[i] >= r_j`, or 0 if none. AP is their sum
+//!    (left to right) divided by 101.
+//!
+//! Classes with no ground truth are excluded from the means (as COCO) and listed in
+//! [`EvalReport::classes_without_ground_truth`]; a class with ground truth but no
+//! detections has AP 0. mAP is the mean of per-class APs in increasing class order;
+//! `map` averages each class over the configured thresholds first (COCO's AP@[.5:.95]).
+//! Crowd annotations and area ranges are not modelled.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::boxes::{normalize, BBox};
+use crate::error::{Error, Result};
+use crate::matching::{iou_matrix_unchecked, match_rows};
+
+/// One detection of a model on one image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Which image.
+    pub image_id: u64,
+    /// Predicted class.
+    pub class: u32,
+    /// Confidence.
+    pub score: f32,
+    /// `[x1, y1, x2, y2]`, corners in either diagonal order.
+    pub bbox: BBox,
+}
+
+/// One ground-truth object.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GroundTruth {
+    /// Which image.
+    pub image_id: u64,
+    /// True class.
+    pub class: u32,
+    /// `[x1, y1, x2, y2]`, corners in either diagonal order.
+    pub bbox: BBox,
+}
+
+/// How to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    /// IoU thresholds `map` averages over; default COCO's ten, `0.50:0.05:0.95`.
+    pub iou_thresholds: Vec<f64>,
+    /// At most this many detections per (image, class), highest scores first; `None`
+    /// for no limit. Default `Some(100)`, COCO's `maxDets`.
+    pub max_detections: Option<usize>,
+}
+
+/// COCO's IoU thresholds as `numpy.linspace(0.5, 0.95, 10)` computes them:
+/// `0.5 + i · ((0.95 - 0.5) / 9)`, the last set to exactly 0.95.
+pub fn coco_iou_thresholds() -> Vec<f64> {
+    let step = (0.95 - 0.5) / 9.0;
+    let mut t: Vec<f64> = (0..10).map(|i| f64::from(i) * step + 0.5).collect();
+    if let Some(last) = t.last_mut() {
+        *last = 0.95;
+    }
+    t
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            iou_thresholds: coco_iou_thresholds(),
+            max_detections: Some(100),
+        }
+    }
+}
+
+/// Average precision of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAp {
+    /// The class.
+    pub class: u32,
+    /// Ground-truth boxes of this class.
+    pub num_ground_truth: usize,
+    /// Detections of this class that took part (after `max_detections`).
+    pub num_detections: usize,
+    /// AP at each configured threshold, in [`EvalReport::iou_thresholds`] order.
+    pub ap_per_threshold: Vec<f64>,
+    /// Mean of `ap_per_threshold` (AP@[.5:.95] with the default thresholds).
+    pub ap: f64,
+    /// AP at IoU 0.5.
+    pub ap_50: f64,
+    /// AP at IoU 0.75.
+    pub ap_75: f64,
+}
+
+/// The result of [`evaluate`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// The thresholds `ap_per_threshold` and `map` refer to.
+    pub iou_thresholds: Vec<f64>,
+    /// One entry per class with ground truth, by increasing class.
+    pub per_class: Vec<ClassAp>,
+    /// Mean over classes of [`ClassAp::ap`] (mAP@[.5:.95] with the default thresholds).
+    pub map: f64,
+    /// mAP at IoU 0.5.
+    pub map_50: f64,
+    /// mAP at IoU 0.75.
+    pub map_75: f64,
+    /// Classes that have detections but no ground truth (excluded from the means).
+    pub classes_without_ground_truth: Vec<u32>,
+}
+
+impl EvalConfig {
+    fn validate(&self) -> Result<()> {
+        if self.iou_thresholds.is_empty() {
+            return Err(Error::NoEvalThresholds);
+        }
+        if let Some(&value) = self
+            .iou_thresholds
+            .iter()
+            .find(|t| !(0.0..=1.0).contains(*t))
+        {
+            return Err(Error::EvalIouThreshold { value });
+        }
+        if self.max_detections == Some(0) {
+            return Err(Error::ZeroMaxDetections);
+        }
+        Ok(())
+    }
+}
+
+fn check_inputs(dets: &[Detection], gts: &[GroundTruth]) -> Result<()> {
+    for (index, d) in dets.iter().enumerate() {
+        if !d.score.is_finite() {
+            return Err(Error::NonFiniteEntry {
+                what: "detection",
+                index,
+                field: "score",
+                value: d.score,
+            });
+        }
+        if let Some(&value) = d.bbox.iter().find(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteEntry {
+                what: "detection",
+                index,
+                field: "bbox",
+                value,
+            });
+        }
+    }
+    for (index, g) in gts.iter().enumerate() {
+        if let Some(&value) = g.bbox.iter().find(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteEntry {
+                what: "ground truth",
+                index,
+                field: "bbox",
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One detection after per-image matching: its sort key and whether it was a true
+/// positive at each evaluated threshold.
+struct Scored {
+    score: f32,
+    image_id: u64,
+    index: usize,
+    tp: Vec<bool>,
+}
+
+/// The 101 recall levels of COCO, as `numpy.linspace(0, 1, 101)`.
+fn recall_levels() -> [f64; 101] {
+    let mut r = [0.0; 101];
+    for (j, v) in r.iter_mut().enumerate() {
+        *v = j as f64 * 0.01;
+    }
+    r[100] = 1.0;
+    r
+}
+
+/// 101-point interpolated AP of detections in visiting order (`tp` flags) against
+/// `n_gt > 0` ground-truth boxes.
+pub(crate) fn average_precision(tp: impl Iterator<Item = bool>, n_gt: usize) -> f64 {
+    let (mut recall, mut precision) = (Vec::new(), Vec::new());
+    let (mut tps, mut fps) = (0u64, 0u64);
+    for hit in tp {
+        if hit {
+            tps += 1;
+        } else {
+            fps += 1;
+        }
+        recall.push(tps as f64 / n_gt as f64);
+        precision.push(tps as f64 / (tps + fps) as f64);
+    }
+    for i in (1..precision.len()).rev() {
+        if precision[i] > precision[i - 1] {
+            precision[i - 1] = precision[i];
+        }
+    }
+    let mut sum = 0.0;
+    for r in recall_levels() {
+        let i = recall.partition_point(|&x| x < r);
+        sum += precision.get(i).copied().unwrap_or(0.0);
+    }
+    sum / 101.0
+}
+
+/// Evaluates detections against ground truth, COCO-style (see the [module docs](self)).
+///
+/// ```
+/// use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
+///
+/// let gts = [GroundTruth { image_id: 0, class: 1, bbox: [0.0, 0.0, 10.0, 10.0] }];
+/// let dets = [Detection { image_id: 0, class: 1, score: 0.9, bbox: [0.0, 0.0, 10.0, 10.0] }];
+/// let report = evaluate(&dets, &gts, &EvalConfig::default()).unwrap();
+/// assert_eq!(report.map, 1.0);
+/// assert_eq!(report.map_50, 1.0);
+/// ```
+pub fn evaluate(
+    dets: &[Detection],
+    gts: &[GroundTruth],
+    config: &EvalConfig,
+) -> Result<EvalReport> {
+    config.validate()?;
+    check_inputs(dets, gts)?;
+    if gts.is_empty() {
+        return Err(Error::NoGroundTruth);
+    }
+    // Thresholds to evaluate: the configured ones, then 0.5 and 0.75 unless present.
+    let mut thresholds = config.iou_thresholds.clone();
+    let find = |t: &[f64], v: f64| t.iter().position(|x| x.to_bits() == v.to_bits());
+    for extra in [0.5, 0.75] {
+        if find(&thresholds, extra).is_none() {
+            thresholds.push(extra);
+        }
+    }
+    let (i50, i75) = (
+        find(&thresholds, 0.5).unwrap_or(0),
+        find(&thresholds, 0.75).unwrap_or(0),
+    );
+
+    // Group by (class, image).
+    let mut groups: BTreeMap<(u32, u64), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    for (i, d) in dets.iter().enumerate() {
+        groups.entry((d.class, d.image_id)).or_default().0.push(i);
+    }
+    for (i, g) in gts.iter().enumerate() {
+        groups.entry((g.class, g.image_id)).or_default().1.push(i);
+    }
+
+    let mut per_class_dets: BTreeMap<u32, (usize, Vec<Scored>)> = BTreeMap::new();
+    for (&(class, _), (det_ids, gt_ids)) in &groups {
+        let mut det_ids = det_ids.clone();
+        det_ids.sort_by(|&a, &b| dets[b].score.total_cmp(&dets[a].score).then(a.cmp(&b)));
+        det_ids.truncate(config.max_detections.unwrap_or(usize::MAX));
+        let det_boxes: Vec<BBox> = det_ids.iter().map(|&i| normalize(dets[i].bbox)).collect();
+        let gt_boxes: Vec<BBox> = gt_ids.iter().map(|&i| normalize(gts[i].bbox)).collect();
+        let ious = iou_matrix_unchecked(&det_boxes, &gt_boxes);
+        let matches: Vec<Vec<Option<usize>>> =
+            thresholds.iter().map(|&t| match_rows(&ious, t)).collect();
+        let entry = per_class_dets.entry(class).or_default();
+        entry.0 += gt_ids.len();
+        for (row, &i) in det_ids.iter().enumerate() {
+            entry.1.push(Scored {
+                score: dets[i].score,
+                image_id: dets[i].image_id,
+                index: i,
+                tp: matches
+                    .iter()
+                    .map(|m| m.get(row).copied().flatten().is_some())
+                    .collect(),
+            });
+        }
+    }
+
+    let mut per_class = Vec::new();
+    let mut without_gt = BTreeSet::new();
+    for (class, (n_gt, mut scored)) in per_class_dets {
+        if n_gt == 0 {
+            without_gt.insert(class);
+            continue;
+        }
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.image_id.cmp(&b.image_id))
+                .then(a.index.cmp(&b.index))
+        });
+        let aps: Vec<f64> = (0..thresholds.len())
+            .map(|t| {
+                average_precision(
+                    scored.iter().map(|s| s.tp.get(t).copied().unwrap_or(false)),
+                    n_gt,
+                )
+            })
+            .collect();
+        let configured = &aps[..config.iou_thresholds.len()];
+        per_class.push(ClassAp {
+            class,
+            num_ground_truth: n_gt,
+            num_detections: scored.len(),
+            ap_per_threshold: configured.to_vec(),
+            ap: mean(configured),
+            ap_50: aps.get(i50).copied().unwrap_or(0.0),
+            ap_75: aps.get(i75).copied().unwrap_or(0.0),
+        });
+    }
+    let column = |f: fn(&ClassAp) -> f64| mean(&per_class.iter().map(f).collect::<Vec<_>>());
+    Ok(EvalReport {
+        iou_thresholds: config.iou_thresholds.clone(),
+        map: column(|c| c.ap),
+        map_50: column(|c| c.ap_50),
+        map_75: column(|c| c.ap_75),
+        per_class,
+        classes_without_ground_truth: without_gt.into_iter().collect(),
+    })
+}
+
+/// Left-to-right mean; 0 for an empty slice (cannot happen for non-empty ground truth).
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ap_of_hand_computed_precision_recall_curves() {
+        // Perfect: recall reaches 1 with precision 1.
+        assert_eq!(average_precision([true, true].into_iter(), 2), 1.0);
+        // Nothing detected.
+        assert_eq!(average_precision(std::iter::empty(), 3), 0.0);
+        // TP, FP, TP against 2 gts: recall 0.5, 0.5, 1; precision 1, 0.5, 2/3 ->
+        // interpolated 1, 2/3, 2/3. Levels 0..=50 take 1 (51 of them), 51..=100 take 2/3.
+        let ap = average_precision([true, false, true].into_iter(), 2);
+        let mut expected = 0.0f64;
+        for j in 0..=100 {
+            expected += if j <= 50 { 1.0 } else { 2.0 / 3.0 };
+        }
+        assert_eq!(ap.to_bits(), (expected / 101.0).to_bits());
+        // One TP out of 4 gts, first: recall 0.25 -> levels 0..=25 get 1.
+        assert_eq!(
+            average_precision([true, false].into_iter(), 4),
+            26.0 / 101.0
+        );
+    }
+
+    #[test]
+    fn coco_thresholds_are_numpy_linspace() {
+        let t = coco_iou_thresholds();
+        assert_eq!(t.len(), 10);
+        assert_eq!(t[0], 0.5);
+        assert_eq!(t[9], 0.95);
+        assert_eq!(t[5], 0.75);
+    }
+
+    #[test]
+    fn config_errors_are_typed() {
+        let gts = [GroundTruth {
+            image_id: 0,
+            class: 0,
+            bbox: [0.0, 0.0, 1.0, 1.0],
+        }];
+        let bad = EvalConfig {
+            iou_thresholds: vec![0.5, 1.5],
+            max_detections: None,
+        };
+        assert_eq!(
+            evaluate(&[], &gts, &bad),
+            Err(Error::EvalIouThreshold { value: 1.5 })
+        );
+        let none = EvalConfig {
+            iou_thresholds: vec![],
+            max_detections: None,
+        };
+        assert_eq!(evaluate(&[], &gts, &none), Err(Error::NoEvalThresholds));
+        let zero = EvalConfig {
+            max_detections: Some(0),
+            ..EvalConfig::default()
+        };
+        assert_eq!(evaluate(&[], &gts, &zero), Err(Error::ZeroMaxDetections));
+        assert_eq!(
+            evaluate(&[], &[], &EvalConfig::default()),
+            Err(Error::NoGroundTruth)
+        );
+        let d = [Detection {
+            image_id: 0,
+            class: 0,
+            score: f32::NAN,
+            bbox: [0.0; 4],
+        }];
+        assert!(matches!(
+            evaluate(&d, &gts, &EvalConfig::default()),
+            Err(Error::NonFiniteEntry {
+                index: 0,
+                field: "score",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,382 @@
+//! Hard NMS, padded NMS and class-aware (batched) NMS, and their configuration.
+
+use serde::{Deserialize, Serialize};
+
+use crate::boxes::{check_scores, validated, BBox};
+use crate::error::{Error, Result};
+use crate::greedy::{greedy, Algorithm};
+use crate::order::{candidate_cmp, score_key, sort_candidates, Candidate, TieBreak};
+
+/// NMS configuration, built with chained setters and run with [`Nms::run`] and friends.
+///
+/// ```
+/// use lockstep_postprocess::Nms;
+///
+/// let boxes = [[0.0, 0.0, 1.0, 1.0], [0.05, 0.0, 1.05, 1.0], [5.0, 5.0, 6.0, 6.0]];
+/// let scores = [0.9, 0.8, 0.7];
+/// let keep = Nms::new(0.5).score_threshold(0.1).max_output(10).run(&boxes, &scores).unwrap();
+/// assert_eq!(keep, vec![0, 2]);
+/// ```
+///
+/// Semantics, shared by every `run_*` method:
+/// * candidates are the boxes with `score > score_threshold` (strict, as TensorFlow);
+/// * they are visited in the total order of [`TieBreak`] (score descending first);
+/// * a candidate is dropped when it has `IoU > iou_threshold` (strict) with an already
+///   kept box, the IoU of [`iou`](crate::iou) computed in `f32` and compared in `f64`;
+/// * at most `max_output` indices are returned, in visiting order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nms {
+    iou_threshold: f64,
+    score_threshold: Option<f32>,
+    max_output: Option<usize>,
+    max_output_per_class: Option<usize>,
+    tie_break: TieBreak,
+    score_quantum: Option<f64>,
+    algorithm: Algorithm,
+}
+
+/// Output padded to a fixed length, as TensorFlow's `NonMaxSuppressionV4` with
+/// `pad_to_max_output_size=True`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Padded {
+    /// Exactly `max_output` entries: the kept indices, then zeros.
+    pub indices: Vec<usize>,
+    /// How many leading entries of `indices` are real.
+    pub valid: usize,
+}
+
+/// Greedy hard NMS with the default configuration: `Nms::new(iou_threshold).run(..)`.
+pub fn nms(boxes: &[BBox], scores: &[f32], iou_threshold: f64) -> Result<Vec<usize>> {
+    Nms::new(iou_threshold).run(boxes, scores)
+}
+
+/// Class-aware NMS with the default configuration:
+/// `Nms::new(iou_threshold).run_batched(..)`.
+pub fn batched_nms(
+    boxes: &[BBox],
+    scores: &[f32],
+    classes: &[u32],
+    iou_threshold: f64,
+) -> Result<Vec<usize>> {
+    Nms::new(iou_threshold).run_batched(boxes, scores, classes)
+}
+
+impl Nms {
+    /// A configuration with the given IoU threshold, no score threshold, no output limit,
+    /// [`TieBreak::Canonical`], no score quantum and [`Algorithm::Auto`].
+    /// The threshold is checked when the configuration runs (it must lie in `[0, 1]`).
+    pub fn new(iou_threshold: f64) -> Self {
+        Self {
+            iou_threshold,
+            score_threshold: None,
+            max_output: None,
+            max_output_per_class: None,
+            tie_break: TieBreak::Canonical,
+            score_quantum: None,
+            algorithm: Algorithm::Auto,
+        }
+    }
+
+    /// Only boxes with `score > t` (strict) are candidates. `t` must not be NaN.
+    pub fn score_threshold(mut self, t: f32) -> Self {
+        self.score_threshold = Some(t);
+        self
+    }
+
+    /// Return at most `n` indices in total.
+    pub fn max_output(mut self, n: usize) -> Self {
+        self.max_output = Some(n);
+        self
+    }
+
+    /// In [`Nms::run_batched`], keep at most `n` boxes of each class (applied before
+    /// `max_output`). Plain NMS treats all boxes as one class.
+    pub fn max_output_per_class(mut self, n: usize) -> Self {
+        self.max_output_per_class = Some(n);
+        self
+    }
+
+    /// How equal score keys are ordered; [`TieBreak::Canonical`] by default.
+    pub fn tie_break(mut self, tie: TieBreak) -> Self {
+        self.tie_break = tie;
+        self
+    }
+
+    /// Compare scores on a grid of step `q`: the key of a score `s` is
+    /// `roundTiesEven(s / q)` computed in `f64`. Scores within the same grid step become
+    /// exact ties, resolved by the tie key, so last-bit differences between machines
+    /// cannot reorder them (unless they straddle a grid boundary). `q` must be finite and
+    /// positive. The score threshold still compares raw scores; soft-NMS decays raw scores
+    /// and orders them by their key.
+    pub fn score_quantum(mut self, q: f64) -> Self {
+        self.score_quantum = Some(q);
+        self
+    }
+
+    /// Which greedy implementation to use; all give the same result.
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The IoU threshold.
+    pub fn iou_threshold(&self) -> f64 {
+        self.iou_threshold
+    }
+
+    /// Checks the configuration.
+    pub(crate) fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.iou_threshold) {
+            return Err(Error::IouThreshold {
+                value: self.iou_threshold,
+            });
+        }
+        if self.score_threshold.is_some_and(f32::is_nan) {
+            return Err(Error::ScoreThresholdNan);
+        }
+        if let Some(q) = self.score_quantum {
+            if !(q.is_finite() && q > 0.0) {
+                return Err(Error::ScoreQuantum { value: q });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn tie(&self) -> TieBreak {
+        self.tie_break
+    }
+
+    pub(crate) fn quantum(&self) -> Option<f64> {
+        self.score_quantum
+    }
+
+    pub(crate) fn max_total(&self) -> usize {
+        self.max_output.unwrap_or(usize::MAX)
+    }
+
+    pub(crate) fn threshold(&self) -> Option<f32> {
+        self.score_threshold
+    }
+
+    /// Validates inputs and returns the candidates (score above threshold), unsorted.
+    pub(crate) fn candidates(
+        &self,
+        boxes: &[BBox],
+        scores: &[f32],
+        classes: Option<&[u32]>,
+    ) -> Result<Vec<Candidate>> {
+        self.validate()?;
+        check_scores(boxes.len(), scores)?;
+        if let Some(classes) = classes {
+            if classes.len() != boxes.len() {
+                return Err(Error::LengthMismatch {
+                    what: "classes",
+                    boxes: boxes.len(),
+                    found: classes.len(),
+                });
+            }
+        }
+        let boxes = validated(boxes)?;
+        let quantum = self.score_quantum;
+        Ok(boxes
+            .into_iter()
+            .zip(scores)
+            .enumerate()
+            .filter(|(_, (_, &s))| self.score_threshold.is_none_or(|t| s > t))
+            .map(|(index, (bbox, &score))| Candidate {
+                index,
+                score,
+                key: score_key(score, quantum),
+                bbox,
+                class: classes.and_then(|c| c.get(index).copied()).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Greedy hard NMS. Returns the indices of the kept boxes, in visiting order.
+    pub fn run(&self, boxes: &[BBox], scores: &[f32]) -> Result<Vec<usize>> {
+        let mut c = self.candidates(boxes, scores, None)?;
+        sort_candidates(&mut c, self.tie_break);
+        let limit = self
+            .max_total()
+            .min(self.max_output_per_class.unwrap_or(usize::MAX));
+        Ok(greedy(&c, self.iou_threshold, limit, self.algorithm)
+            .into_iter()
+            .filter_map(|p| c.get(p).map(|c| c.index))
+            .collect())
+    }
+
+    /// [`Nms::run`] padded with zeros to `max_output` entries (which must be set), as
+    /// TensorFlow's `NonMaxSuppressionV4`.
+    pub fn run_padded(&self, boxes: &[BBox], scores: &[f32]) -> Result<Padded> {
+        let n = self.max_output.ok_or(Error::PaddingWithoutMaxOutput)?;
+        let indices = self.run(boxes, scores)?;
+        Ok(pad(indices, n))
+    }
+
+    /// Class-aware NMS: boxes suppress only boxes of the same class. Each class is
+    /// reduced by greedy NMS on its own (exact grouping, no coordinate offsets), keeping
+    /// at most `max_output_per_class`; the kept boxes of all classes are then merged in
+    /// the global visiting order (score key descending, then the tie key, which includes
+    /// the class) and cut to `max_output`.
+    pub fn run_batched(
+        &self,
+        boxes: &[BBox],
+        scores: &[f32],
+        classes: &[u32],
+    ) -> Result<Vec<usize>> {
+        let mut c = self.candidates(boxes, scores, Some(classes))?;
+        // Group by class, then NMS order within each class.
+        let tie = self.tie_break;
+        c.sort_unstable_by(|a, b| a.class.cmp(&b.class).then_with(|| candidate_cmp(a, b, tie)));
+        let per_class = self.max_output_per_class.unwrap_or(usize::MAX);
+        let mut kept: Vec<Candidate> = Vec::new();
+        for group in c.chunk_by(|a, b| a.class == b.class) {
+            let positions = greedy(group, self.iou_threshold, per_class, self.algorithm);
+            kept.extend(positions.into_iter().filter_map(|p| group.get(p).copied()));
+        }
+        sort_candidates(&mut kept, tie);
+        kept.truncate(self.max_total());
+        Ok(kept.into_iter().map(|c| c.index).collect())
+    }
+
+    /// [`Nms::run_batched`] padded with zeros to `max_output` entries (which must be set).
+    pub fn run_batched_padded(
+        &self,
+        boxes: &[BBox],
+        scores: &[f32],
+        classes: &[u32],
+    ) -> Result<Padded> {
+        let n = self.max_output.ok_or(Error::PaddingWithoutMaxOutput)?;
+        let indices = self.run_batched(boxes, scores, classes)?;
+        Ok(pad(indices, n))
+    }
+}
+
+fn pad(mut indices: Vec<usize>, n: usize) -> Padded {
+    let valid = indices.len();
+    indices.resize(n.max(valid), 0);
+    Padded { indices, valid }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_errors_for_bad_configuration() {
+        let b = [[0.0, 0.0, 1.0, 1.0]];
+        assert_eq!(
+            nms(&b, &[0.5], 1.5),
+            Err(Error::IouThreshold { value: 1.5 })
+        );
+        assert!(matches!(
+            nms(&b, &[0.5], f64::NAN),
+            Err(Error::IouThreshold { .. })
+        ));
+        assert_eq!(
+            nms(&b, &[0.5], -0.1),
+            Err(Error::IouThreshold { value: -0.1 })
+        );
+        assert_eq!(
+            Nms::new(0.5).score_threshold(f32::NAN).run(&b, &[0.5]),
+            Err(Error::ScoreThresholdNan)
+        );
+        assert_eq!(
+            Nms::new(0.5).score_quantum(0.0).run(&b, &[0.5]),
+            Err(Error::ScoreQuantum { value: 0.0 })
+        );
+        assert_eq!(
+            Nms::new(0.5).run_padded(&b, &[0.5]),
+            Err(Error::PaddingWithoutMaxOutput)
+        );
+        assert_eq!(
+            batched_nms(&b, &[0.5], &[], 0.5),
+            Err(Error::LengthMismatch {
+                what: "classes",
+                boxes: 1,
+                found: 0
+            })
+        );
+    }
+
+    #[test]
+    fn thresholds_at_the_ends_of_the_range() {
+        let b = [
+            [0.0, 0.0, 1.0, 1.0],
+            [0.0, 0.0, 1.0, 1.0],
+            [0.5, 0.0, 1.5, 1.0],
+            [3.0, 3.0, 4.0, 4.0],
+        ];
+        let s = [0.9, 0.8, 0.7, 0.6];
+        // IoU 1 is never > 1: nothing is suppressed.
+        assert_eq!(nms(&b, &s, 1.0).unwrap(), vec![0, 1, 2, 3]);
+        // Threshold 0: any positive overlap suppresses.
+        assert_eq!(nms(&b, &s, 0.0).unwrap(), vec![0, 3]);
+    }
+
+    #[test]
+    fn padded_output_fills_with_zeros() {
+        let b = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]];
+        let p = Nms::new(0.5)
+            .max_output(4)
+            .run_padded(&b, &[0.3, 0.4])
+            .unwrap();
+        assert_eq!(
+            p,
+            Padded {
+                indices: vec![1, 0, 0, 0],
+                valid: 1
+            }
+        );
+    }
+
+    #[test]
+    fn batched_keeps_overlapping_boxes_of_different_classes() {
+        let b = [
+            [0.0, 0.0, 1.0, 1.0],
+            [0.0, 0.0, 1.0, 1.0],
+            [0.0, 0.0, 1.0, 1.0],
+            [-5.0, -5.0, -4.0, -4.0],
+        ];
+        let s = [0.9, 0.8, 0.95, 0.1];
+        let keep = batched_nms(&b, &s, &[0, 1, 0, 1], 0.5).unwrap();
+        assert_eq!(keep, vec![2, 1, 3]);
+        let keep = Nms::new(0.5)
+            .max_output_per_class(1)
+            .max_output(10)
+            .run_batched(&b, &s, &[0, 1, 0, 1])
+            .unwrap();
+        assert_eq!(keep, vec![2, 1]);
+        let p = Nms::new(0.5)
+            .max_output(2)
+            .run_batched_padded(&b, &s, &[0, 1, 0, 1])
+            .unwrap();
+        assert_eq!(
+            p,
+            Padded {
+                indices: vec![2, 1],
+                valid: 2
+            }
+        );
+    }
+
+    #[test]
+    fn quantum_turns_near_ties_into_canonical_ties() {
+        // Same box twice with scores one ulp apart: without a quantum the higher score
+        // wins.
+        let b = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]];
+        let hi = 0.5f32;
+        let lo = f32::from_bits(hi.to_bits() - 1);
+        assert_eq!(nms(&b, &[lo, hi], 0.5).unwrap(), vec![1]);
+        // With a quantum they tie on the key; the canonical key then prefers the higher
+        // raw score, wherever it sits in the input.
+        let q = Nms::new(0.5).score_quantum(1e-4);
+        assert_eq!(q.run(&b, &[lo, hi]).unwrap(), vec![1]);
+        assert_eq!(q.run(&b, &[hi, lo]).unwrap(), vec![0]);
+        // A box earlier in the canonical key beats a higher raw score in the same bucket.
+        let b2 = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.01]];
+        assert_eq!(q.run(&b2, &[lo, hi]).unwrap(), vec![0]);
+        assert_eq!(nms(&b2, &[lo, hi], 0.5).unwrap(), vec![1]);
+    }
+}

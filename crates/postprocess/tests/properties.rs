@@ -1,0 +1,119 @@
+//! Properties of NMS: agreement with a naive reference, permutation invariance,
+//! idempotence, the IoU bound on kept pairs, and batched = per-class.
+
+mod common;
+
+use common::{clustered, identity, permutation, reference_nms, reference_order};
+use lockstep_postprocess::{iou, Algorithm, Nms, SoftNms, TieBreak};
+use proptest::prelude::*;
+
+fn threshold() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), Just(1.0), Just(0.5), 0.0f64..=1.0]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_path_equals_the_naive_reference(seed in any::<u64>(), n in 0usize..400, levels in 0u64..6, t in threshold()) {
+        let (boxes, scores, _) = clustered(seed, n, levels);
+        let expected = reference_nms(&boxes, &scores, t);
+        for algorithm in [Algorithm::Auto, Algorithm::Quadratic, Algorithm::Grid] {
+            let got = Nms::new(t).algorithm(algorithm).run(&boxes, &scores).unwrap();
+            prop_assert_eq!(&got, &expected, "{:?}", algorithm);
+        }
+    }
+
+    #[test]
+    fn permuting_the_input_changes_only_the_indices(seed in any::<u64>(), n in 0usize..300, levels in 0u64..4, t in threshold()) {
+        let (boxes, scores, classes) = clustered(seed, n, levels);
+        let p = permutation(seed, n);
+        let pb: Vec<_> = p.iter().map(|&i| boxes[i]).collect();
+        let ps: Vec<_> = p.iter().map(|&i| scores[i]).collect();
+        let pc: Vec<_> = p.iter().map(|&i| classes[i]).collect();
+        let cfg = Nms::new(t).score_threshold(0.1).max_output(50);
+        let a = cfg.run(&boxes, &scores).unwrap();
+        let b = cfg.run(&pb, &ps).unwrap();
+        prop_assert_eq!(identity(&boxes, &scores, &a), identity(&pb, &ps, &b));
+        let a = cfg.clone().score_quantum(0.01).run(&boxes, &scores).unwrap();
+        let b = cfg.clone().score_quantum(0.01).run(&pb, &ps).unwrap();
+        prop_assert_eq!(identity(&boxes, &scores, &a), identity(&pb, &ps, &b));
+        let a = cfg.run_batched(&boxes, &scores, &classes).unwrap();
+        let b = cfg.run_batched(&pb, &ps, &pc).unwrap();
+        prop_assert_eq!(identity(&boxes, &scores, &a), identity(&pb, &ps, &b));
+        let soft = SoftNms::Gaussian { sigma: 0.5 };
+        let a = cfg.run_soft(&boxes, &scores, soft).unwrap();
+        let b = cfg.run_soft(&pb, &ps, soft).unwrap();
+        prop_assert_eq!(identity(&boxes, &scores, &a.indices), identity(&pb, &ps, &b.indices));
+        prop_assert_eq!(
+            a.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>(),
+            b.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn nms_is_idempotent_and_kept_pairs_overlap_at_most_t(seed in any::<u64>(), n in 0usize..300, levels in 0u64..4, t in threshold()) {
+        let (boxes, scores, _) = clustered(seed, n, levels);
+        let kept = Nms::new(t).run(&boxes, &scores).unwrap();
+        for (a, &i) in kept.iter().enumerate() {
+            for &j in &kept[a + 1..] {
+                prop_assert!(f64::from(iou(&boxes[i], &boxes[j])) <= t);
+            }
+        }
+        let kb: Vec<_> = kept.iter().map(|&i| boxes[i]).collect();
+        let ks: Vec<_> = kept.iter().map(|&i| scores[i]).collect();
+        let again = Nms::new(t).run(&kb, &ks).unwrap();
+        prop_assert_eq!(again, (0..kept.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn batched_equals_per_class_nms_merged(seed in any::<u64>(), n in 0usize..300, levels in 0u64..4, t in threshold()) {
+        let (boxes, scores, classes) = clustered(seed, n, levels);
+        let got = Nms::new(t).run_batched(&boxes, &scores, &classes).unwrap();
+        let mut merged = Vec::new();
+        for class in 0..3 {
+            let members: Vec<usize> = (0..n).filter(|&i| classes[i] == class).collect();
+            let cb: Vec<_> = members.iter().map(|&i| boxes[i]).collect();
+            let cs: Vec<_> = members.iter().map(|&i| scores[i]).collect();
+            merged.extend(reference_nms(&cb, &cs, t).into_iter().map(|k| members[k]));
+        }
+        let rank = reference_order(&boxes, &scores, &classes);
+        let mut position = vec![0; n];
+        for (r, &i) in rank.iter().enumerate() {
+            position[i] = r;
+        }
+        merged.sort_by_key(|&i| position[i]);
+        prop_assert_eq!(got, merged);
+    }
+
+    #[test]
+    fn lower_index_tie_break_matches_a_stable_sort(seed in any::<u64>(), n in 0usize..200, t in threshold()) {
+        let (boxes, scores, _) = clustered(seed, n, 3);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        let mut kept: Vec<usize> = Vec::new();
+        for i in order {
+            if kept.iter().all(|&k| f64::from(iou(&boxes[k], &boxes[i])) <= t) {
+                kept.push(i);
+            }
+        }
+        let got = Nms::new(t).tie_break(TieBreak::LowerIndex).run(&boxes, &scores).unwrap();
+        prop_assert_eq!(got, kept);
+    }
+
+    #[test]
+    fn soft_nms_never_raises_a_score_and_selects_each_box_once(seed in any::<u64>(), n in 0usize..150, sigma in 0.01f32..2.0) {
+        let (boxes, scores, _) = clustered(seed, n, 0);
+        let out = Nms::new(0.5).score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Gaussian { sigma }).unwrap();
+        let mut seen = vec![false; n];
+        for (&i, &s) in out.indices.iter().zip(&out.scores) {
+            prop_assert!(!seen[i]);
+            seen[i] = true;
+            prop_assert!(s <= scores[i] && s > 0.001);
+        }
+        let lin = Nms::new(0.5).score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Linear).unwrap();
+        for (&i, &s) in lin.indices.iter().zip(&lin.scores) {
+            prop_assert!(s <= scores[i] && s > 0.001);
+        }
+    }
+}
