@@ -1,0 +1,499 @@
+//! [`Sampler`]: which dataset index comes when, over epochs and ranks, resumable from
+//! a few integers.
+//!
+//! # The global order
+//! Epoch `e` visits the dataset in the order of [`IndexPermutation`] keyed by
+//! `seed/epoch[e]` (`seed.child_index("epoch", e)`), or in index order with shuffling
+//! off. The order is a function of (seed path, epoch, dataset length) only.
+//!
+//! # Sharding
+//! The epoch's order is cut into *steps* of `world` consecutive positions; rank `r`
+//! takes the `r`-th position of each step. Starting from position 0 this is "global
+//! position `p` with `p % world == rank`". The state is the position of the next step,
+//! shared by all ranks, so the world size may change at any step boundary
+//! ([`Sampler::reshard`], [`Sampler::restore_resharded`]): the next step starts where
+//! the last one ended, and no position is repeated or skipped.
+//!
+//! The last step of an epoch may be partial when `world` does not divide what is left:
+//! with `drop_remainder` it is dropped for every rank (so all ranks see the same number
+//! of samples); without it, ranks past the end get no sample at that step
+//! ([`Sampler::next_step`] reports such empty steps, the iterator skips them). Without
+//! `drop_remainder`, the union of all ranks' samples is exactly the global order.
+
+use serde::{Deserialize, Serialize};
+
+use lockstep_seeding::SeedTree;
+
+use crate::error::{Error, Result};
+use crate::index_permutation::{IndexPermutation, BLOCK, MAX_LEN};
+
+/// The format tag of [`SamplerState`].
+const FORMAT: &str = "lockstep-sampler-state/1";
+
+/// What a [`Sampler`] draws from: dataset length, seed node and options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplerConfig {
+    /// The dataset length `n`.
+    pub len: u64,
+    /// The seed node; epoch `e` uses `seed/epoch[e]`.
+    pub seed: SeedTree,
+    /// Shuffle each epoch (on by default); off visits `0, 1, …, n − 1`.
+    pub shuffle: bool,
+    /// Drop a partial last step so that every rank gets the same count (off by default).
+    pub drop_remainder: bool,
+    /// How many epochs to run (1 by default).
+    pub epochs: u64,
+}
+
+impl SamplerConfig {
+    /// One shuffled epoch of `len` samples keyed by `seed`.
+    pub fn new(len: u64, seed: SeedTree) -> Self {
+        Self {
+            len,
+            seed,
+            shuffle: true,
+            drop_remainder: false,
+            epochs: 1,
+        }
+    }
+
+    /// This configuration with shuffling on or off.
+    pub fn with_shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// This configuration with `drop_remainder` set.
+    pub fn with_drop_remainder(mut self, drop_remainder: bool) -> Self {
+        self.drop_remainder = drop_remainder;
+        self
+    }
+
+    /// This configuration with `epochs` epochs.
+    pub fn with_epochs(mut self, epochs: u64) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Checks the configuration: `len` in `[1, 2⁶³]`, `epochs >= 1`.
+    pub fn validate(&self) -> Result<()> {
+        if self.len == 0 {
+            return Err(Error::Empty { what: "sampler" });
+        }
+        if self.len > MAX_LEN {
+            return Err(Error::TooLarge {
+                what: "sampler length",
+                value: self.len,
+                max: MAX_LEN,
+            });
+        }
+        if self.epochs == 0 {
+            return Err(Error::Zero { what: "epochs" });
+        }
+        Ok(())
+    }
+
+    /// The node of epoch `epoch`: `seed/epoch[e]`.
+    pub fn epoch_node(&self, epoch: u64) -> SeedTree {
+        self.seed.child_index("epoch", epoch)
+    }
+
+    /// The key for the random decisions about dataset item `index` in epoch `epoch`:
+    /// `seed/epoch[e]/sample[index]`.
+    pub fn sample_key(&self, epoch: u64, index: u64) -> SeedTree {
+        self.epoch_node(epoch).child_index("sample", index)
+    }
+
+    /// The global order of epoch `epoch`, with random access.
+    pub fn epoch_order(&self, epoch: u64) -> Result<EpochOrder> {
+        self.validate()?;
+        Ok(if self.shuffle {
+            EpochOrder::Shuffled(IndexPermutation::new(&self.epoch_node(epoch), self.len)?)
+        } else {
+            EpochOrder::Sequential(self.len)
+        })
+    }
+}
+
+/// The order of one epoch: which dataset index sits at each global position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpochOrder {
+    /// `0, 1, …, n − 1`.
+    Sequential(u64),
+    /// A seeded index permutation.
+    Shuffled(IndexPermutation),
+}
+
+impl EpochOrder {
+    /// The dataset length.
+    pub fn len(&self) -> u64 {
+        match self {
+            EpochOrder::Sequential(n) => *n,
+            EpochOrder::Shuffled(p) => p.len(),
+        }
+    }
+
+    /// Whether the order is empty (never, for a validated configuration).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The dataset index at global position `position` of the epoch.
+    pub fn get(&self, position: u64) -> Result<u64> {
+        match self {
+            EpochOrder::Sequential(n) if position < *n => Ok(position),
+            EpochOrder::Sequential(n) => Err(Error::IndexOutOfRange {
+                index: position,
+                len: *n,
+            }),
+            EpochOrder::Shuffled(p) => p.get(position),
+        }
+    }
+
+    /// The indices at `start, start + stride, …` into `out`; all positions `< n`.
+    fn fill_strided(&self, start: u64, stride: u64, out: &mut [u64]) {
+        let mut p = start;
+        for slot in out.iter_mut() {
+            *slot = p;
+            p = p.wrapping_add(stride);
+        }
+        if let EpochOrder::Shuffled(perm) = self {
+            perm.apply_in_range(out);
+        }
+    }
+}
+
+/// One rank's place among `world` ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    rank: u64,
+    world: u64,
+}
+
+impl Shard {
+    /// Rank `rank` of `world`. Errors: [`Error::Zero`] for `world = 0`,
+    /// [`Error::RankOutOfRange`] for `rank >= world`.
+    pub fn new(rank: u64, world: u64) -> Result<Self> {
+        if world == 0 {
+            return Err(Error::Zero { what: "world size" });
+        }
+        if rank >= world {
+            return Err(Error::RankOutOfRange { rank, world });
+        }
+        Ok(Self { rank, world })
+    }
+
+    /// The only rank of a world of one.
+    pub fn single() -> Self {
+        Self { rank: 0, world: 1 }
+    }
+
+    /// This rank.
+    pub fn rank(&self) -> u64 {
+        self.rank
+    }
+
+    /// The world size.
+    pub fn world(&self) -> u64 {
+        self.world
+    }
+}
+
+/// A sample handed to one rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sample {
+    /// The epoch.
+    pub epoch: u64,
+    /// The global position within the epoch's order.
+    pub position: u64,
+    /// The dataset index at that position.
+    pub index: u64,
+}
+
+/// One step of one rank: the step's first global position, and this rank's sample,
+/// if the step reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// The epoch.
+    pub epoch: u64,
+    /// The global position where the step starts.
+    pub start: u64,
+    /// This rank's sample, `None` on a partial last step that ends before this rank.
+    pub sample: Option<Sample>,
+}
+
+/// The resumable state of a [`Sampler`]: the configuration it belongs to, the world
+/// size, and the position of the next step. The same for every rank at a step boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerState {
+    format: String,
+    len: u64,
+    seed: SeedTree,
+    shuffle: bool,
+    drop_remainder: bool,
+    epochs: u64,
+    world: u64,
+    /// The epoch of the next step (`epochs` when finished).
+    pub epoch: u64,
+    /// The global position, within the epoch, where the next step starts.
+    pub position: u64,
+}
+
+impl SamplerState {
+    /// The world size the state was taken with.
+    pub fn world(&self) -> u64 {
+        self.world
+    }
+
+    /// The state as JSON.
+    pub fn to_json(&self) -> String {
+        // Plain numbers, booleans and strings always serialize.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A state from JSON, with [`Error::BadState`] for anything malformed.
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::BadState {
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// One rank's view of the global order; an iterator of [`Sample`]s.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    config: SamplerConfig,
+    shard: Shard,
+    epoch: u64,
+    position: u64,
+    order: Option<EpochOrder>,
+    /// The epoch `order` was built for.
+    loaded_epoch: Option<u64>,
+    /// The indices of this rank's next steps, evaluated a block at a time: a cache
+    /// that the state never includes.
+    ahead: [u64; BLOCK],
+    /// The start position of the step whose index is `ahead[cursor]`.
+    ahead_start: u64,
+    ahead_len: usize,
+    ahead_cursor: usize,
+}
+
+impl Sampler {
+    /// A sampler at the start of epoch 0.
+    pub fn new(config: SamplerConfig, shard: Shard) -> Result<Self> {
+        Self::at(config, shard, 0, 0)
+    }
+
+    fn at(config: SamplerConfig, shard: Shard, epoch: u64, position: u64) -> Result<Self> {
+        config.validate()?;
+        let mut sampler = Self {
+            config,
+            shard,
+            epoch,
+            position,
+            order: None,
+            loaded_epoch: None,
+            ahead: [0; BLOCK],
+            ahead_start: 0,
+            ahead_len: 0,
+            ahead_cursor: 0,
+        };
+        sampler.settle()?;
+        Ok(sampler)
+    }
+
+    /// Resumes from `state`, which must come from the same configuration and world
+    /// size; the sampler yields exactly what the saved one had left to yield.
+    ///
+    /// Errors: [`Error::StateMismatch`] naming the first field that differs
+    /// (`format`, `len`, `seed`, `shuffle`, `drop_remainder`, `epochs`, `world`);
+    /// [`Error::BadState`] for positions outside the configuration.
+    pub fn restore(config: SamplerConfig, shard: Shard, state: &SamplerState) -> Result<Self> {
+        if state.world != shard.world {
+            return Err(mismatch("world", state.world, shard.world));
+        }
+        Self::restore_resharded(config, shard, state)
+    }
+
+    /// Resumes from `state` with a world size that may differ from the saved one: the
+    /// next step starts at the saved position, cut for the new world size. Every other
+    /// field must match, as for [`Sampler::restore`].
+    pub fn restore_resharded(
+        config: SamplerConfig,
+        shard: Shard,
+        state: &SamplerState,
+    ) -> Result<Self> {
+        config.validate()?;
+        if state.format != FORMAT {
+            return Err(mismatch("format", &state.format, FORMAT));
+        }
+        if state.len != config.len {
+            return Err(mismatch("len", state.len, config.len));
+        }
+        if state.seed.key() != config.seed.key() {
+            return Err(mismatch("seed", &state.seed, &config.seed));
+        }
+        if state.shuffle != config.shuffle {
+            return Err(mismatch("shuffle", state.shuffle, config.shuffle));
+        }
+        if state.drop_remainder != config.drop_remainder {
+            return Err(mismatch(
+                "drop_remainder",
+                state.drop_remainder,
+                config.drop_remainder,
+            ));
+        }
+        if state.epochs != config.epochs {
+            return Err(mismatch("epochs", state.epochs, config.epochs));
+        }
+        if state.epoch > state.epochs
+            || state.position > state.len
+            || (state.epoch == state.epochs && state.position != 0)
+        {
+            return Err(Error::BadState {
+                reason: format!(
+                    "epoch {} position {} is outside {} epochs of {} samples",
+                    state.epoch, state.position, state.epochs, state.len
+                ),
+            });
+        }
+        Self::at(config, shard, state.epoch, state.position)
+    }
+
+    /// The state to save: the same on every rank that has taken the same number of
+    /// steps.
+    pub fn state(&self) -> SamplerState {
+        SamplerState {
+            format: FORMAT.to_string(),
+            len: self.config.len,
+            seed: self.config.seed.clone(),
+            shuffle: self.config.shuffle,
+            drop_remainder: self.config.drop_remainder,
+            epochs: self.config.epochs,
+            world: self.shard.world,
+            epoch: self.epoch,
+            position: self.position,
+        }
+    }
+
+    /// Continues with another shard, possibly of another world size, from the current
+    /// step boundary.
+    pub fn reshard(&mut self, shard: Shard) -> Result<()> {
+        self.shard = shard;
+        self.ahead_len = 0;
+        self.settle()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SamplerConfig {
+        &self.config
+    }
+
+    /// The shard.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The epoch of the next step (`epochs` when finished).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The global position where the next step starts.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Whether the position leaves no step in the current epoch.
+    fn epoch_done(&self) -> bool {
+        let len = self.config.len;
+        self.position >= len
+            || (self.config.drop_remainder && self.position.saturating_add(self.shard.world) > len)
+    }
+
+    /// Moves past finished epochs and keeps `order` in step with `epoch`.
+    fn settle(&mut self) -> Result<()> {
+        if self.epoch < self.config.epochs && self.epoch_done() {
+            self.ahead_len = 0;
+            self.epoch += 1;
+            self.position = 0;
+            // An epoch with no full step at its start has none at all, and neither has
+            // any later epoch: stop rather than walk through every epoch.
+            if self.epoch_done() {
+                self.epoch = self.config.epochs;
+            }
+        }
+        if self.epoch >= self.config.epochs {
+            self.order = None;
+            return Ok(());
+        }
+        if self.order.is_none() || self.loaded_epoch != Some(self.epoch) {
+            self.order = Some(self.config.epoch_order(self.epoch)?);
+            self.loaded_epoch = Some(self.epoch);
+        }
+        Ok(())
+    }
+
+    /// The next step of this rank, including a partial last step that holds no sample
+    /// for it; `None` when all epochs are done.
+    pub fn next_step(&mut self) -> Option<Step> {
+        let order = self.order.as_ref()?;
+        let start = self.position;
+        let epoch = self.epoch;
+        let p = start.saturating_add(self.shard.rank);
+        let sample = if p < self.config.len {
+            if self.ahead_cursor >= self.ahead_len || self.ahead_start != start {
+                // This rank's steps left in the epoch, up to a block.
+                let left = (self.config.len - p - 1) / self.shard.world + 1;
+                self.ahead_len = left.min(BLOCK as u64) as usize;
+                self.ahead_cursor = 0;
+                self.ahead_start = start;
+                let block = self.ahead.get_mut(..self.ahead_len)?;
+                order.fill_strided(p, self.shard.world, block);
+            }
+            let index = self.ahead.get(self.ahead_cursor).copied()?;
+            self.ahead_cursor += 1;
+            self.ahead_start = start.saturating_add(self.shard.world);
+            Some(Sample {
+                epoch,
+                position: p,
+                index,
+            })
+        } else {
+            None
+        };
+        self.position = start.saturating_add(self.shard.world);
+        // Settling only fails when building an epoch's order does, which a validated
+        // configuration rules out; stop rather than panic if it ever did.
+        if self.settle().is_err() {
+            self.order = None;
+            self.epoch = self.config.epochs;
+        }
+        Some(Step {
+            epoch,
+            start,
+            sample,
+        })
+    }
+}
+
+impl Iterator for Sampler {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        loop {
+            if let Some(sample) = self.next_step()?.sample {
+                return Some(sample);
+            }
+        }
+    }
+}
+
+fn mismatch(field: &'static str, saved: impl ToString, current: impl ToString) -> Error {
+    Error::StateMismatch {
+        field,
+        saved: saved.to_string(),
+        current: current.to_string(),
+    }
+}

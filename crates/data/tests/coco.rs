@@ -1,0 +1,212 @@
+//! The COCO loader on small datasets written to a temporary folder.
+
+use std::path::{Path, PathBuf};
+
+use image::{ImageFormat, Rgb, RgbImage};
+use lockstep_data::{CocoDataset, CorruptPolicy, Dataset, Error};
+
+/// A fresh folder for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lockstep-data-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        Self(dir)
+    }
+
+    fn images(&self) -> PathBuf {
+        self.0.join("images")
+    }
+
+    fn json(&self) -> PathBuf {
+        self.0.join("instances.json")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write_image(dir: &Path, name: &str, width: u32, height: u32, format: ImageFormat) {
+    let img = RgbImage::from_fn(width, height, |x, y| {
+        Rgb([(x * 10 % 256) as u8, (y * 20 % 256) as u8, 7])
+    });
+    img.save_with_format(dir.join(name), format).unwrap();
+}
+
+/// Three images (two PNG, one JPEG), three annotations, two categories.
+fn dataset(name: &str) -> TempDir {
+    let t = TempDir::new(name);
+    write_image(&t.images(), "a.png", 8, 6, ImageFormat::Png);
+    write_image(&t.images(), "b.png", 5, 4, ImageFormat::Png);
+    write_image(&t.images(), "c.jpg", 16, 16, ImageFormat::Jpeg);
+    std::fs::write(t.json(), INSTANCES).unwrap();
+    t
+}
+
+const INSTANCES: &str = r#"{
+  "images": [
+    {"id": 10, "file_name": "a.png", "width": 8, "height": 6},
+    {"id": 20, "file_name": "b.png", "width": 5, "height": 4},
+    {"id": 30, "file_name": "c.jpg", "width": 16, "height": 16}
+  ],
+  "annotations": [
+    {"id": 1, "image_id": 10, "category_id": 3, "bbox": [1.0, 2.0, 3.0, 2.5], "iscrowd": 0},
+    {"id": 2, "image_id": 10, "category_id": 7, "bbox": [0.1, 0.0, 0.2, 1.0]},
+    {"id": 3, "image_id": 30, "category_id": 3, "bbox": [4, 4, 8, 8], "iscrowd": 1}
+  ],
+  "categories": [{"id": 3, "name": "cat"}, {"id": 7, "name": "dog", "supercategory": "animal"}]
+}"#;
+
+#[test]
+fn reads_images_boxes_and_labels() {
+    let t = dataset("reads");
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    assert_eq!(d.len(), 3);
+    assert_eq!(d.categories().len(), 2);
+    assert!(d.skipped().is_empty());
+
+    let a = d.get(0).unwrap();
+    assert_eq!((a.image_id, a.file_name.as_str()), (10, "a.png"));
+    assert_eq!(a.image.dimensions(), (8, 6));
+    assert_eq!(a.image.get_pixel(3, 2), &Rgb([30, 40, 7]));
+    assert_eq!(a.boxes[0], [1.0, 2.0, 4.0, 4.5]);
+    assert_eq!(
+        a.boxes[1][2].to_bits(),
+        ((0.1f64 + 0.2f64) as f32).to_bits()
+    );
+    assert_eq!(a.labels, vec![3, 7]);
+    assert_eq!(a.annotation_ids, vec![1, 2]);
+
+    let b = d.get(1).unwrap();
+    assert!(b.boxes.is_empty() && b.labels.is_empty());
+
+    let c = d.get(2).unwrap();
+    assert_eq!(c.image.dimensions(), (16, 16));
+    assert_eq!(c.boxes, vec![[4.0, 4.0, 12.0, 12.0]]);
+    assert_eq!(c.crowd, vec![true]);
+
+    assert_eq!(
+        d.get(3).unwrap_err(),
+        Error::IndexOutOfRange { index: 3, len: 3 }
+    );
+}
+
+#[test]
+fn corrupt_image_names_its_file_or_is_skipped_and_recorded() {
+    let t = dataset("corrupt");
+    std::fs::write(t.images().join("b.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    match d.get(1) {
+        Err(Error::ImageDecode { path, .. }) => assert!(path.ends_with("b.png")),
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::SkipAndRecord).unwrap();
+    assert_eq!(d.len(), 2);
+    assert_eq!(d.get(1).unwrap().image_id, 30);
+    let skipped = d.skipped();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].image_id, Some(20));
+    assert!(
+        matches!(&skipped[0].error, Error::ImageDecode { path, .. } if path.ends_with("b.png"))
+    );
+}
+
+#[test]
+fn size_mismatch_and_missing_file() {
+    let t = dataset("size");
+    write_image(&t.images(), "a.png", 9, 6, ImageFormat::Png);
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    assert!(matches!(
+        d.get(0),
+        Err(Error::ImageSize {
+            width: 8,
+            found_width: 9,
+            ..
+        })
+    ));
+    std::fs::remove_file(t.images().join("c.jpg")).unwrap();
+    match CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail) {
+        Err(Error::Io { path, .. }) => assert!(path.ends_with("c.jpg")),
+        other => panic!("expected a missing file, got {other:?}"),
+    }
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::SkipAndRecord).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d.skipped().len(), 2);
+}
+
+#[test]
+fn bad_annotations_name_their_id() {
+    let t = dataset("annotations");
+    let edit = |from: &str, to: &str| {
+        let text = INSTANCES.replace(from, to);
+        assert_ne!(text, INSTANCES);
+        std::fs::write(t.json(), text).unwrap();
+    };
+    let id_of = |r: lockstep_data::Result<CocoDataset>| match r {
+        Err(Error::BadAnnotation { annotation_id, .. }) => annotation_id,
+        other => panic!("expected a bad annotation, got {other:?}"),
+    };
+    edit("[0.1, 0.0, 0.2, 1.0]", "[0.1, 0.0, -0.2, 1.0]");
+    assert_eq!(
+        id_of(CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail)),
+        2
+    );
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::SkipAndRecord).unwrap();
+    assert_eq!(
+        d.images().iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![20, 30]
+    );
+    assert!(matches!(
+        d.skipped()[0].error,
+        Error::BadAnnotation {
+            annotation_id: 2,
+            ..
+        }
+    ));
+
+    edit("\"category_id\": 7", "\"category_id\": 8");
+    assert_eq!(
+        id_of(CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail)),
+        2
+    );
+    edit("[4, 4, 8, 8]", "[4, 4, 8]");
+    assert_eq!(
+        id_of(CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail)),
+        3
+    );
+    edit("\"id\": 3, \"image_id\": 30", "\"id\": 3, \"image_id\": 31");
+    assert_eq!(
+        id_of(CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail)),
+        3
+    );
+    // An annotation of a missing image drops no sample, but it is recorded.
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::SkipAndRecord).unwrap();
+    assert_eq!(d.len(), 3);
+    assert_eq!(d.skipped().len(), 1);
+    assert_eq!(d.skipped()[0].image_id, None);
+}
+
+#[test]
+fn unsafe_file_names_and_bad_json() {
+    let t = dataset("names");
+    std::fs::write(t.json(), INSTANCES.replace("b.png", "../b.png")).unwrap();
+    assert!(matches!(
+        CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail),
+        Err(Error::BadImageEntry { image_id: 20, .. })
+    ));
+    std::fs::write(t.json(), "{\"images\": 3}").unwrap();
+    assert!(matches!(
+        CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail),
+        Err(Error::Json { .. })
+    ));
+    assert!(matches!(
+        CocoDataset::open(t.images(), t.0.join("absent.json"), CorruptPolicy::Fail),
+        Err(Error::Io { .. })
+    ));
+}

@@ -1,0 +1,265 @@
+//! Properties of the sampler: shards, resume, re-sharding, thread independence.
+
+use std::collections::BTreeSet;
+
+use lockstep_data::{Error, Sample, Sampler, SamplerConfig, SamplerState, Shard};
+use lockstep_seeding::SeedTree;
+use proptest::prelude::*;
+
+fn config(len: u64, seed: u64, epochs: u64, shuffle: bool, drop: bool) -> SamplerConfig {
+    SamplerConfig::new(len, SeedTree::from_u64(seed).child("train"))
+        .with_epochs(epochs)
+        .with_shuffle(shuffle)
+        .with_drop_remainder(drop)
+}
+
+/// The global order, epoch by epoch, from random access.
+fn global(config: &SamplerConfig) -> Vec<(u64, u64, u64)> {
+    let mut out = Vec::new();
+    for e in 0..config.epochs {
+        let order = config.epoch_order(e).unwrap();
+        for p in 0..config.len {
+            out.push((e, p, order.get(p).unwrap()));
+        }
+    }
+    out
+}
+
+fn key(s: &Sample) -> (u64, u64, u64) {
+    (s.epoch, s.position, s.index)
+}
+
+/// Runs `world` ranks in lockstep, `steps` steps each (or to the end), and returns all
+/// samples plus each rank's final sampler.
+fn run_ranks(samplers: &mut [Sampler], steps: Option<u64>) -> Vec<(u64, u64, u64)> {
+    let mut out = Vec::new();
+    let mut taken = 0;
+    loop {
+        if steps.is_some_and(|s| taken >= s) {
+            break;
+        }
+        let mut any = false;
+        for s in samplers.iter_mut() {
+            if let Some(step) = s.next_step() {
+                any = true;
+                out.extend(step.sample.as_ref().map(key));
+            }
+        }
+        if !any {
+            break;
+        }
+        taken += 1;
+    }
+    out
+}
+
+#[test]
+fn known_answers() {
+    let c = config(10, 42, 2, true, false);
+    let all: Vec<u64> = Sampler::new(c.clone(), Shard::single())
+        .unwrap()
+        .map(|s| s.index)
+        .collect();
+    assert_eq!(
+        all,
+        vec![7, 6, 8, 5, 4, 1, 0, 2, 3, 9, 0, 7, 1, 4, 2, 3, 6, 8, 5, 9]
+    );
+    let rank1: Vec<u64> = Sampler::new(c, Shard::new(1, 3).unwrap())
+        .unwrap()
+        .map(|s| s.index)
+        .collect();
+    // Positions 1, 4, 7 of each epoch.
+    assert_eq!(rank1, vec![6, 4, 2, 7, 2, 8]);
+    assert_eq!(
+        config(5, 1, 1, false, false).epoch_order(0).unwrap().get(3),
+        Ok(3)
+    );
+}
+
+#[test]
+fn typed_errors() {
+    let c = config(10, 1, 1, true, false);
+    assert!(matches!(
+        Sampler::new(config(0, 1, 1, true, false), Shard::single()),
+        Err(Error::Empty { .. })
+    ));
+    assert!(matches!(
+        Sampler::new(config(10, 1, 0, true, false), Shard::single()),
+        Err(Error::Zero { what: "epochs" })
+    ));
+    assert_eq!(
+        Shard::new(3, 3),
+        Err(Error::RankOutOfRange { rank: 3, world: 3 })
+    );
+    assert_eq!(Shard::new(0, 0), Err(Error::Zero { what: "world size" }));
+
+    let mut s = Sampler::new(c.clone(), Shard::new(0, 2).unwrap()).unwrap();
+    s.next();
+    let state = s.state();
+    let field = |r: lockstep_data::Result<Sampler>| match r {
+        Err(Error::StateMismatch { field, .. }) => field,
+        other => panic!("expected a mismatch, got {other:?}"),
+    };
+    let two = Shard::new(0, 2).unwrap();
+    assert_eq!(
+        field(Sampler::restore(config(11, 1, 1, true, false), two, &state)),
+        "len"
+    );
+    assert_eq!(
+        field(Sampler::restore(config(10, 2, 1, true, false), two, &state)),
+        "seed"
+    );
+    assert_eq!(
+        field(Sampler::restore(
+            config(10, 1, 1, false, false),
+            two,
+            &state
+        )),
+        "shuffle"
+    );
+    assert_eq!(
+        field(Sampler::restore(config(10, 1, 1, true, true), two, &state)),
+        "drop_remainder"
+    );
+    assert_eq!(
+        field(Sampler::restore(config(10, 1, 2, true, false), two, &state)),
+        "epochs"
+    );
+    assert_eq!(
+        field(Sampler::restore(c.clone(), Shard::single(), &state)),
+        "world"
+    );
+    // The explicit re-sharding API accepts the other world size.
+    assert!(Sampler::restore_resharded(c.clone(), Shard::single(), &state).is_ok());
+
+    let text = state.to_json().replace("\"position\":2", "\"position\":11");
+    let edited = SamplerState::from_json(&text).unwrap();
+    assert!(matches!(
+        Sampler::restore(c, two, &edited),
+        Err(Error::BadState { .. })
+    ));
+    assert!(matches!(
+        SamplerState::from_json("{}"),
+        Err(Error::BadState { .. })
+    ));
+}
+
+#[test]
+fn drop_remainder_gives_every_rank_the_same_count() {
+    let c = config(10, 3, 2, true, true);
+    for rank in 0..4 {
+        let got: Vec<Sample> = Sampler::new(c.clone(), Shard::new(rank, 4).unwrap())
+            .unwrap()
+            .collect();
+        assert_eq!(got.len(), 4, "two full steps per epoch, two epochs");
+        assert!(got.iter().all(|s| s.position < 8));
+    }
+    // More ranks than samples: nothing at all, and no endless walk over the epochs.
+    let c = config(3, 3, u64::MAX, true, true);
+    assert_eq!(
+        Sampler::new(c, Shard::new(0, 4).unwrap()).unwrap().count(),
+        0
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn shards_union_is_the_global_order(len in 1u64..60, seed in any::<u64>(), world in 1u64..9, shuffle in any::<bool>()) {
+        let c = config(len, seed, 2, shuffle, false);
+        let mut samplers: Vec<Sampler> = (0..world)
+            .map(|r| Sampler::new(c.clone(), Shard::new(r, world).unwrap()).unwrap())
+            .collect();
+        let mut got = run_ranks(&mut samplers, None);
+        got.sort_unstable();
+        prop_assert_eq!(got, global(&c));
+    }
+
+    #[test]
+    fn each_rank_takes_its_residue(len in 1u64..60, seed in any::<u64>(), world in 1u64..9, rank in 0u64..9) {
+        let rank = rank % world;
+        let c = config(len, seed, 1, true, false);
+        let order = c.epoch_order(0).unwrap();
+        let got: Vec<Sample> = Sampler::new(c, Shard::new(rank, world).unwrap()).unwrap().collect();
+        let want: Vec<u64> = (0..len).filter(|p| p % world == rank).collect();
+        prop_assert_eq!(got.iter().map(|s| s.position).collect::<Vec<_>>(), want.clone());
+        for s in &got {
+            prop_assert_eq!(s.index, order.get(s.position).unwrap());
+        }
+    }
+
+    #[test]
+    fn resume_at_any_step_equals_the_uninterrupted_run(len in 1u64..50, seed in any::<u64>(), world in 1u64..5, rank in 0u64..5, k in 0usize..120, drop in any::<bool>()) {
+        let rank = rank % world;
+        let shard = Shard::new(rank, world).unwrap();
+        let c = config(len, seed, 3, true, drop);
+        let full: Vec<Sample> = Sampler::new(c.clone(), shard).unwrap().collect();
+        let mut first = Sampler::new(c.clone(), shard).unwrap();
+        let head: Vec<Sample> = first.by_ref().take(k).collect();
+        let state = SamplerState::from_json(&first.state().to_json()).unwrap();
+        let tail: Vec<Sample> = Sampler::restore(c, shard, &state).unwrap().collect();
+        prop_assert_eq!([head, tail].concat(), full);
+    }
+
+    #[test]
+    fn resharding_at_a_step_boundary_repeats_and_skips_nothing(len in 1u64..60, seed in any::<u64>(), before in 1u64..6, after in 1u64..6, steps in 0u64..30) {
+        let c = config(len, seed, 2, true, false);
+        let mut old: Vec<Sampler> = (0..before)
+            .map(|r| Sampler::new(c.clone(), Shard::new(r, before).unwrap()).unwrap())
+            .collect();
+        let mut got = run_ranks(&mut old, Some(steps));
+        let states: BTreeSet<String> = old.iter().map(|s| s.state().to_json()).collect();
+        prop_assert_eq!(states.len(), 1, "all ranks agree at a step boundary");
+        let state = old[0].state();
+        let mut new: Vec<Sampler> = (0..after)
+            .map(|r| Sampler::restore_resharded(c.clone(), Shard::new(r, after).unwrap(), &state).unwrap())
+            .collect();
+        // Also the in-place API: the same as restoring.
+        let mut moved = old.swap_remove(0);
+        moved.reshard(Shard::new(0, after).unwrap()).unwrap();
+        prop_assert_eq!(moved.state().position, new[0].state().position);
+        got.extend(run_ranks(&mut new, None));
+        let n = got.len();
+        got.sort_unstable();
+        got.dedup();
+        prop_assert_eq!(got.len(), n, "no sample repeated");
+        prop_assert_eq!(got, global(&c));
+    }
+
+    #[test]
+    fn same_key_same_order_other_epoch_other_order(seed in any::<u64>()) {
+        let c = config(200, seed, 2, true, false);
+        let a: Vec<u64> = Sampler::new(c.clone(), Shard::single()).unwrap().map(|s| s.index).collect();
+        let b: Vec<u64> = Sampler::new(c, Shard::single()).unwrap().map(|s| s.index).collect();
+        prop_assert_eq!(&a, &b);
+        prop_assert_ne!(&a[..200], &a[200..]);
+    }
+}
+
+#[test]
+fn order_is_independent_of_the_thread_count() {
+    let c = config(1000, 7, 2, true, false);
+    let reference: Vec<Sample> = Sampler::new(c.clone(), Shard::single()).unwrap().collect();
+    for threads in [1, 2, 16] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        // Every rank of a world of 8 runs on the pool at once.
+        let mut shards: Vec<Vec<Sample>> = pool.install(|| {
+            use rayon::prelude::*;
+            (0..8u64)
+                .into_par_iter()
+                .map(|r| {
+                    Sampler::new(c.clone(), Shard::new(r, 8).unwrap())
+                        .unwrap()
+                        .collect()
+                })
+                .collect()
+        });
+        let mut all: Vec<Sample> = shards.drain(..).flatten().collect();
+        all.sort_by_key(|s| (s.epoch, s.position));
+        assert_eq!(all, reference, "{threads} threads");
+    }
+}
