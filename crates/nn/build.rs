@@ -12,7 +12,10 @@ fn main() {
         panic!("DEP_TCH_LIBTORCH_LIB is unset: torch-sys did not find libtorch; run through `cargo xtask`")
     });
     let lib = PathBuf::from(lib);
-    let root = lib.parent().map(PathBuf::from).unwrap_or_else(|| lib.clone());
+    let root = lib
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| lib.clone());
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
     cc::Build::new()
         .cpp(true)

@@ -146,6 +146,14 @@ fn interleave_known_answers() {
         want
     );
     assert_eq!(reference_interleave(&inputs, 2, 4), want);
+    // Dataset.range(1, 6).interleave(lambda x: from_tensors(x).repeat(3), cycle_length=4,
+    // block_length=2): inputs that end mid-block hand the turn on, and the freed slot
+    // opens the next input on its next turn.
+    let threes: Vec<Vec<u64>> = (1..6).map(|x| vec![x; 3]).collect();
+    assert_eq!(
+        Interleave::new(threes, 4, 2).unwrap().collect::<Vec<_>>(),
+        vec![1, 1, 2, 2, 3, 3, 4, 4, 1, 2, 3, 4, 5, 5, 5]
+    );
     // TF's flat_map example: cycle_length = 1.
     let rows = vec![vec![1u64, 2, 3], vec![4, 5, 6], vec![7, 8, 9]];
     assert_eq!(

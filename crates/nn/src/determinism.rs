@@ -180,6 +180,8 @@ pub fn report() -> Result<DeterminismReport> {
         cpu_capability: CpuCapability::from_name(&shim::cpu_capability()?),
         cublas_workspace_config: std::env::var(CUBLAS_WORKSPACE_CONFIG).ok(),
         libtorch_version: shim::torch_version(),
+        // `c_long` is 32 bits on some targets, so the conversion is not always a no-op.
+        #[allow(clippy::useless_conversion)]
         cuda: (raw.has_cuda != 0).then(|| CudaInfo {
             devices: u32::try_from(raw.cuda_devices).unwrap_or(0),
             runtime_version: i64::from(raw.cudart_version),
@@ -221,15 +223,27 @@ pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
     let after = report()?;
     let on = config.mode != Mode::Default;
     let checks: [(&'static str, bool, bool); 9] = [
-        ("deterministic_algorithms", after.deterministic_algorithms, on),
-        ("deterministic_warn_only", after.deterministic_warn_only, config.mode == Mode::WarnOnly),
+        (
+            "deterministic_algorithms",
+            after.deterministic_algorithms,
+            on,
+        ),
+        (
+            "deterministic_warn_only",
+            after.deterministic_warn_only,
+            config.mode == Mode::WarnOnly,
+        ),
         ("cudnn_deterministic", after.cudnn_deterministic, on),
         ("cudnn_benchmark", after.cudnn_benchmark, false),
         ("allow_tf32_cublas", after.allow_tf32_cublas, false),
         ("allow_tf32_cudnn", after.allow_tf32_cudnn, !on),
         ("allow_tf32_onednn", after.allow_tf32_onednn, false),
         ("mkldnn_deterministic", after.mkldnn_deterministic, on),
-        ("fill_uninitialized_memory", after.fill_uninitialized_memory, on),
+        (
+            "fill_uninitialized_memory",
+            after.fill_uninitialized_memory,
+            on,
+        ),
     ];
     for (setting, got, wanted) in checks {
         if got != wanted {

@@ -1,8 +1,118 @@
 //! The one error type of this crate.
 
+use std::path::PathBuf;
+
 /// Everything that can go wrong in `lockstep-nn`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A tensor operation failed inside libtorch.
+    #[error("libtorch operation failed: {0}")]
+    Tch(#[from] tch::TchError),
+    /// Non-maximum suppression failed while decoding detections.
+    #[error("NMS failed while decoding: {0}")]
+    Postprocess(#[from] lockstep_postprocess::Error),
+    /// A batch whose shape or kind the model cannot take.
+    #[error("step {step}: batch {tensor} has shape {got:?} ({kind}), expected {expected}")]
+    BadBatchShape {
+        /// The step the batch was for.
+        step: u64,
+        /// `inputs` or `targets`.
+        tensor: &'static str,
+        /// The shape found.
+        got: Vec<i64>,
+        /// The tensor kind found.
+        kind: String,
+        /// What the model needs, in words.
+        expected: String,
+    },
+    /// A batch with no samples.
+    #[error("step {step}: the batch is empty")]
+    EmptyBatch {
+        /// The step the batch was for.
+        step: u64,
+    },
+    /// The batch source failed.
+    #[error("step {step}: the batch source failed: {message}")]
+    BatchSource {
+        /// The step the batch was for.
+        step: u64,
+        /// The source's message.
+        message: String,
+    },
+    /// The NaN guard found a non-finite value.
+    #[error("step {step}: non-finite value in {phase} tensor `{tensor}`")]
+    NonFinite {
+        /// The step.
+        step: u64,
+        /// `loss` or `backward`.
+        phase: &'static str,
+        /// The tensor's name (`loss`, or the parameter whose gradient it is).
+        tensor: String,
+    },
+    /// An object annotation the detector cannot use.
+    #[error("image {image}, object {object}: {reason}")]
+    BadAnnotation {
+        /// Which image of the batch.
+        image: usize,
+        /// Which object of the image.
+        object: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A checkpoint folder holds no complete checkpoint.
+    #[error("no checkpoint in {}: {reason}", path.display())]
+    NoCheckpoint {
+        /// The folder.
+        path: PathBuf,
+        /// Why none was found.
+        reason: String,
+    },
+    /// A checkpoint file is truncated, corrupt or not what the manifest says.
+    #[error("corrupt checkpoint file {}: {reason}", path.display())]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The checkpoint's tensors do not fit the model (or the optimizer).
+    #[error("checkpoint does not match the {what}: tensor `{tensor}`: {reason}")]
+    ModelMismatch {
+        /// `model` or `optimizer`.
+        what: &'static str,
+        /// The tensor.
+        tensor: String,
+        /// Missing, extra, or the shapes/kinds that differ.
+        reason: String,
+    },
+    /// The checkpoint was written under another configuration or seed.
+    #[error("checkpoint {field} is {checkpoint}, but this run has {current}")]
+    ConfigMismatch {
+        /// The differing field (`seed`, `config.<name>`).
+        field: String,
+        /// The checkpoint's value.
+        checkpoint: String,
+        /// This run's value.
+        current: String,
+    },
+    /// A trace file line that does not parse.
+    #[error("trace {}: line {line}: {reason}", path.display())]
+    BadTrace {
+        /// The trace file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
     /// libtorch raised a C++ exception inside the shim.
     #[error("libtorch failed while {during}: {message}")]
     Libtorch {
@@ -20,7 +130,9 @@ pub enum Error {
     )]
     CudaStartedWithoutWorkspaceConfig,
     /// `CUBLAS_WORKSPACE_CONFIG` holds a value that does not make cuBLAS deterministic.
-    #[error("CUBLAS_WORKSPACE_CONFIG is `{value}`; deterministic cuBLAS needs `:4096:8` or `:16:8`")]
+    #[error(
+        "CUBLAS_WORKSPACE_CONFIG is `{value}`; deterministic cuBLAS needs `:4096:8` or `:16:8`"
+    )]
     BadCublasWorkspaceConfig {
         /// The value found.
         value: String,

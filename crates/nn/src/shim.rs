@@ -52,7 +52,8 @@ pub(crate) fn apply(mode: i32, threads: i32) -> Result<()> {
     let mut err = [0u8; ERR_LEN];
     // SAFETY: the buffer is writable for ERR_LEN bytes and the C++ side writes at most
     // err_len bytes, NUL-terminated; it catches every exception.
-    let status = unsafe { lockstep_apply_determinism(mode, threads, err.as_mut_ptr().cast(), ERR_LEN) };
+    let status =
+        unsafe { lockstep_apply_determinism(mode, threads, err.as_mut_ptr().cast(), ERR_LEN) };
     if status != 0 {
         return Err(Error::Libtorch {
             during: "applying the determinism settings",

@@ -56,7 +56,10 @@ fn switch_sets_and_reads_back_every_setting() {
     // Zero threads is a typed error.
     assert!(matches!(
         determinism::enable(&DeterminismConfig::strict(0)),
-        Err(Error::InvalidConfig { what: "intra_op_threads", .. })
+        Err(Error::InvalidConfig {
+            what: "intra_op_threads",
+            ..
+        })
     ));
 
     // A nondeterministic cuBLAS setting is refused.

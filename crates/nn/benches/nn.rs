@@ -1,0 +1,98 @@
+//! `cargo bench -p lockstep-nn --bench nn`: one TinyDetector training step at batch 32
+//! (96×96, AdamW), in strict and default determinism modes, and with trace mode on.
+//! The peer (`bench/peers/nn.py`) times the same model, loss and optimizer in PyTorch.
+//!
+//! Threads: `LOCKSTEP_BENCH_THREADS` (default 2); the peer reads the same variable.
+
+use lockstep_benchkit::Suite;
+use lockstep_nn::models::detector::build_targets;
+use lockstep_nn::synthetic::shapes_batch;
+use lockstep_nn::{
+    Batch, DetectorConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig, ProgressMode,
+    TinyDetector, TraceOptions, TrainConfig, Trainer,
+};
+use lockstep_seeding::SeedTree;
+
+const BATCH: u64 = 32;
+
+fn trainer(mode: Mode, threads: usize) -> Trainer<TinyDetector> {
+    let config = TrainConfig {
+        steps: u64::MAX,
+        batch_size: BATCH as i64,
+        schedule: LrSchedule::Constant { base: 1e-3 },
+        optimizer: OptimizerConfig::AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+        },
+        device: DeviceConfig::Cpu,
+        threads,
+        mode,
+        cpu_capability: None,
+        nan_guard: false,
+    };
+    let det = DetectorConfig::default();
+    let mut t = Trainer::new(config, SeedTree::from_u64(1).child("bench"), |vs| {
+        TinyDetector::new(vs, &det)
+    })
+    .expect("trainer");
+    t.set_progress(ProgressMode::Off);
+    t
+}
+
+fn main() {
+    let threads: usize = std::env::var("LOCKSTEP_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    let suite = Suite::new("nn");
+    let det = DetectorConfig::default();
+    let (images, objects) =
+        shapes_batch(&SeedTree::from_u64(9), 0, BATCH, det.image_size as u32).expect("data");
+    let targets = build_targets(&objects, &det).expect("targets");
+    let mut source = |_k: u64| {
+        Ok(Batch {
+            inputs: images.shallow_clone(),
+            targets: targets.shallow_clone(),
+        })
+    };
+
+    // Strict and default alternate within one run so machine load hits both alike.
+    // The determinism mode is process-wide and set when a trainer is built, so each
+    // trainer is built right before its cases and warmed up first.
+    let warm = |t: &mut Trainer<TinyDetector>, source: &mut dyn lockstep_nn::BatchSource| {
+        for _ in 0..5 {
+            t.train_step(source).expect("warm-up step");
+        }
+    };
+    let mut strict = trainer(Mode::Strict, threads);
+    warm(&mut strict, &mut source);
+    let r = suite.measure("train step b32", BATCH, |_| {
+        strict.train_step(&mut source).expect("step")
+    });
+    suite.emit(&r.min_speedup("torch", 0.95));
+    let r = suite.measure("train step strict", BATCH, |_| {
+        strict.train_step(&mut source).expect("step")
+    });
+    suite.emit(&r);
+    let mut default = trainer(Mode::Default, threads);
+    warm(&mut default, &mut source);
+    let r = suite.measure("train step default", BATCH, |_| {
+        default.train_step(&mut source).expect("step")
+    });
+    suite.emit(&r);
+
+    let mut traced = trainer(Mode::Strict, threads);
+    let dir = std::env::temp_dir().join(format!("lockstep-nn-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    traced
+        .enable_trace(&dir.join("trace.jsonl"), TraceOptions::default())
+        .expect("trace");
+    let r = suite.measure("train step traced", BATCH, |_| {
+        traced.train_step(&mut source).expect("step")
+    });
+    suite.emit(&r);
+    traced.finish_trace().expect("flush");
+    let _ = std::fs::remove_dir_all(&dir);
+}

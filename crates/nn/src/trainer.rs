@@ -1,0 +1,511 @@
+//! The trainer: a step is a pure function of (weights, optimizer state, seed path, step
+//! number, batch), so training is bitwise reproducible and resumable.
+//!
+//! Step `k`: fetch the batch of step `k` → check it → reseed libtorch from
+//! `<seed>/step[k]` → forward (train mode) → loss → gradients with
+//! `torch::autograd::grad` (no `.grad` accumulation, so nothing carries over) → optional
+//! NaN guard → optimizer update at the schedule's rate for `k`.
+
+use std::path::{Path, PathBuf};
+
+use lockstep_seeding::SeedTree;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+use crate::batch::{Batch, BatchSource};
+use crate::checkpoint::{self, Manifest};
+use crate::determinism::{self, CpuCapability, DeterminismConfig, DeterminismReport, Mode};
+use crate::error::{Error, Result};
+use crate::fingerprint::{model_fingerprint, set_fingerprint, Fingerprint};
+use crate::models::Model;
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::progress::{Progress, ProgressMode};
+use crate::reseed::reseed_locked;
+use crate::schedule::LrSchedule;
+use crate::trace::{split_param, Phase, TraceOptions, TraceWriter};
+
+/// Where training runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceConfig {
+    /// The CPU.
+    Cpu,
+    /// A CUDA device by index (untested on GPU in this repository's CI).
+    Cuda(usize),
+}
+
+impl DeviceConfig {
+    /// The tch device, checking that a CUDA device exists.
+    pub fn device(self) -> Result<Device> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Cuda(i)
+                if tch::Cuda::is_available() && i < tch::Cuda::device_count() as usize =>
+            {
+                Ok(Device::Cuda(i))
+            }
+            Self::Cuda(i) => Err(Error::InvalidConfig {
+                what: "device",
+                value: format!("cuda:{i} (not available)"),
+            }),
+        }
+    }
+}
+
+/// Everything that decides the values training produces. Two runs with equal configs,
+/// seed nodes and batches produce equal bits (on one machine type).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Total training steps.
+    pub steps: u64,
+    /// Samples per batch (a batch may be smaller, never larger or empty).
+    pub batch_size: i64,
+    /// The learning-rate schedule.
+    pub schedule: LrSchedule,
+    /// The optimizer.
+    pub optimizer: OptimizerConfig,
+    /// Where to train.
+    pub device: DeviceConfig,
+    /// libtorch intra-op threads (CPU results depend on it).
+    pub threads: usize,
+    /// The determinism switch's mode.
+    pub mode: Mode,
+    /// Pin the CPU dispatch level (refuse to run at another).
+    #[serde(default)]
+    pub cpu_capability: Option<CpuCapability>,
+    /// Stop with [`Error::NonFinite`] when the loss or a gradient is NaN or infinite.
+    pub nan_guard: bool,
+}
+
+impl TrainConfig {
+    /// The steps that `epochs` passes over `samples` samples take at `batch_size`
+    /// (the last batch of an epoch may be partial).
+    pub fn steps_for_epochs(epochs: u64, samples: u64, batch_size: u64) -> u64 {
+        epochs * samples.div_ceil(batch_size.max(1))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.batch_size < 1 {
+            return Err(Error::InvalidConfig {
+                what: "batch_size",
+                value: self.batch_size.to_string(),
+            });
+        }
+        self.schedule.validate()?;
+        self.optimizer.validate()
+    }
+}
+
+/// A model under training, with its optimizer, position and records.
+#[derive(Debug)]
+pub struct Trainer<M> {
+    config: TrainConfig,
+    seed: SeedTree,
+    device: Device,
+    vs: VarStore,
+    model: M,
+    params: Vec<(String, Tensor)>,
+    optimizer: Optimizer,
+    step: u64,
+    losses: Vec<f32>,
+    report: DeterminismReport,
+    trace: Option<TraceWriter>,
+    progress: ProgressMode,
+}
+
+impl<M: Model> Trainer<M> {
+    /// Applies the determinism switch, then builds the model with libtorch's generator
+    /// seeded from `<seed>/init`.
+    pub fn new<F>(config: TrainConfig, seed: SeedTree, build: F) -> Result<Self>
+    where
+        F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
+    {
+        config.validate()?;
+        let report = determinism::enable(&DeterminismConfig {
+            mode: config.mode,
+            intra_op_threads: config.threads,
+            cpu_capability: config.cpu_capability.clone(),
+        })?;
+        let device = config.device.device()?;
+        let vs = VarStore::new(device);
+        let model = {
+            let _generator = reseed_locked(&seed.child("init"));
+            build(&vs.root())?
+        };
+        let mut params: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let optimizer = Optimizer::new(config.optimizer.clone())?;
+        Ok(Self {
+            config,
+            seed,
+            device,
+            vs,
+            model,
+            params,
+            optimizer,
+            step: 0,
+            losses: Vec::new(),
+            report,
+            trace: None,
+            progress: ProgressMode::Auto,
+        })
+    }
+
+    /// Rebuilds the trainer from the checkpoint in `root` and returns it with the data
+    /// source state saved there. The seed node and config must equal the checkpoint's,
+    /// and the checkpoint's tensors must fit the model exactly.
+    pub fn resume<F>(
+        config: TrainConfig,
+        seed: SeedTree,
+        build: F,
+        root: &Path,
+    ) -> Result<(Self, serde_json::Value)>
+    where
+        F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
+    {
+        let mut t = Self::new(config, seed, build)?;
+        let ckpt = checkpoint::read_latest(root, t.device)?;
+        let m = &ckpt.manifest;
+        if m.seed.key() != t.seed.key() {
+            return Err(Error::ConfigMismatch {
+                field: "seed".into(),
+                checkpoint: m.seed.path(),
+                current: t.seed.path(),
+            });
+        }
+        let current = serde_json::to_value(&t.config).map_err(|e| Error::InvalidConfig {
+            what: "config",
+            value: e.to_string(),
+        })?;
+        if let Some((field, a, b)) = first_difference("config", &m.config, &current) {
+            return Err(Error::ConfigMismatch {
+                field,
+                checkpoint: a,
+                current: b,
+            });
+        }
+        t.load_weights(&ckpt.weights)?;
+        t.optimizer
+            .restore(m.optimizer_updates, ckpt.optimizer, &t.params)?;
+        t.step = m.step;
+        t.losses = m.losses.clone();
+        Ok((t, ckpt.manifest.sampler_state))
+    }
+
+    fn load_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let mismatch = |tensor: &str, reason: String| Error::ModelMismatch {
+            what: "model",
+            tensor: tensor.to_string(),
+            reason,
+        };
+        for (name, _) in weights {
+            if !vars.iter().any(|(n, _)| n == name) {
+                return Err(mismatch(
+                    name,
+                    "in the checkpoint but not in this model".into(),
+                ));
+            }
+        }
+        let _no_grad = tch::no_grad_guard();
+        for (name, var) in &mut vars {
+            let src = weights
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t)
+                .ok_or_else(|| mismatch(name, "missing from the checkpoint".into()))?;
+            if src.size() != var.size() || src.kind() != var.kind() {
+                return Err(mismatch(
+                    name,
+                    format!(
+                        "checkpoint has {:?} {:?}, model has {:?} {:?}",
+                        src.size(),
+                        src.kind(),
+                        var.size(),
+                        var.kind()
+                    ),
+                ));
+            }
+            var.f_copy_(src)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a checkpoint of the current state under `root` (see [`checkpoint`]), with
+    /// `sampler_state` stored as given.
+    pub fn save_checkpoint(
+        &self,
+        root: &Path,
+        sampler_state: serde_json::Value,
+    ) -> Result<PathBuf> {
+        let manifest = Manifest {
+            format: checkpoint::FORMAT.to_string(),
+            step: self.step,
+            optimizer_updates: self.optimizer.updates(),
+            seed: self.seed.clone(),
+            seed_path: self.seed.path(),
+            config: serde_json::to_value(&self.config).map_err(|e| Error::InvalidConfig {
+                what: "config",
+                value: e.to_string(),
+            })?,
+            sampler_state,
+            determinism: self.report.clone(),
+            model_fingerprint: self.model_fingerprint()?,
+            optimizer_fingerprint: self.optimizer_fingerprint()?,
+            losses: self.losses.clone(),
+            files: Default::default(),
+        };
+        checkpoint::write(root, manifest, &self.weights(), &self.optimizer.state())
+    }
+
+    /// Starts trace mode: every following step appends its records to `path`.
+    pub fn enable_trace(&mut self, path: &Path, options: TraceOptions) -> Result<()> {
+        self.trace = Some(TraceWriter::create(path, options)?);
+        Ok(())
+    }
+
+    /// Ends trace mode, flushing the file.
+    pub fn finish_trace(&mut self) -> Result<()> {
+        if let Some(mut t) = self.trace.take() {
+            t.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sets how progress is shown by [`Self::run`].
+    pub fn set_progress(&mut self, mode: ProgressMode) {
+        self.progress = mode;
+    }
+
+    /// Trains one step on the batch `source` gives for the current step; returns its
+    /// loss.
+    pub fn train_step(&mut self, source: &mut dyn BatchSource) -> Result<f32> {
+        let k = self.step;
+        let batch = source.batch(k)?;
+        self.check_batch(k, &batch)?;
+        let inputs = batch.inputs.f_to_device(self.device)?;
+        let targets = batch.targets.f_to_device(self.device)?;
+        let _generator = reseed_locked(&self.seed.child_index("step", k));
+        let trace = &mut self.trace;
+        if let Some(tr) = trace.as_mut() {
+            tr.record(k, Phase::Batch, "", "inputs", &inputs)?;
+            tr.record(k, Phase::Batch, "", "targets", &targets)?;
+        }
+        let output = {
+            let mut tap = |module: &str, t: &Tensor| -> Result<()> {
+                match trace.as_mut() {
+                    Some(tr) => tr.record(k, Phase::Forward, module, "output", t),
+                    None => Ok(()),
+                }
+            };
+            self.model.forward_tapped(&inputs, true, &mut tap)?
+        };
+        let loss = self.model.loss(&output, &targets)?;
+        let loss_value = loss.f_double_value(&[])? as f32;
+        if let Some(tr) = trace.as_mut() {
+            tr.record(k, Phase::Loss, "", "loss", &loss)?;
+        }
+        if self.config.nan_guard && !loss_value.is_finite() {
+            return Err(Error::NonFinite {
+                step: k,
+                phase: "loss",
+                tensor: "loss".into(),
+            });
+        }
+        let tensors: Vec<&Tensor> = self.params.iter().map(|(_, t)| t).collect();
+        let grads = Tensor::f_run_backward(&[&loss], &tensors, false, false)?;
+        for ((name, _), g) in self.params.iter().zip(&grads) {
+            if let Some(tr) = trace.as_mut() {
+                let (module, tensor) = split_param(name);
+                tr.record(k, Phase::Backward, module, tensor, g)?;
+            }
+            if self.config.nan_guard && g.f_isfinite()?.f_all()?.f_int64_value(&[])? == 0 {
+                return Err(Error::NonFinite {
+                    step: k,
+                    phase: "backward",
+                    tensor: name.clone(),
+                });
+            }
+        }
+        let lr = self.config.schedule.lr(k);
+        self.optimizer.step(&self.params, &grads, lr)?;
+        if let Some(tr) = trace.as_mut() {
+            for (name, p) in &self.params {
+                let (module, tensor) = split_param(name);
+                tr.record(k, Phase::Update, module, tensor, p)?;
+            }
+        }
+        self.step = k + 1;
+        self.losses.push(loss_value);
+        Ok(loss_value)
+    }
+
+    fn check_batch(&self, k: u64, batch: &Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Err(Error::EmptyBatch { step: k });
+        }
+        if batch.len() > self.config.batch_size {
+            return Err(Error::BadBatchShape {
+                step: k,
+                tensor: "inputs",
+                got: batch.inputs.size(),
+                kind: format!("{:?}", batch.inputs.kind()),
+                expected: format!("at most {} samples", self.config.batch_size),
+            });
+        }
+        self.model.check_batch(k, batch)
+    }
+
+    /// Trains until `until` steps are done (at most `config.steps`), showing progress.
+    pub fn run(&mut self, source: &mut dyn BatchSource, until: u64) -> Result<()> {
+        self.run_with(source, until, |_| Ok(()))
+    }
+
+    /// As [`Self::run`], calling `after_step` after every step (to checkpoint, evaluate
+    /// or stop early by returning an error).
+    pub fn run_with<F>(
+        &mut self,
+        source: &mut dyn BatchSource,
+        until: u64,
+        mut after_step: F,
+    ) -> Result<()>
+    where
+        F: FnMut(&Self) -> Result<()>,
+    {
+        let until = until.min(self.config.steps);
+        let progress = Progress::new(self.progress, self.step, until);
+        while self.step < until {
+            let k = self.step;
+            let loss = self.train_step(source)?;
+            progress.step(k, loss, self.config.schedule.lr(k));
+            after_step(self)?;
+        }
+        progress.finish();
+        if let Some(t) = self.trace.as_mut() {
+            t.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The model in eval mode on `inputs`, without gradients (draws nothing from the
+    /// generator).
+    pub fn predict(&self, inputs: &Tensor) -> Result<Tensor> {
+        let _no_grad = tch::no_grad_guard();
+        self.model
+            .forward_t(&inputs.f_to_device(self.device)?, false)
+    }
+
+    /// All variables (parameters and buffers), in name order.
+    pub fn weights(&self) -> Vec<(String, Tensor)> {
+        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// The fingerprint of all variables.
+    pub fn model_fingerprint(&self) -> Result<Fingerprint> {
+        model_fingerprint(&self.vs)
+    }
+
+    /// The fingerprint of the optimizer state (and its update count).
+    pub fn optimizer_fingerprint(&self) -> Result<Fingerprint> {
+        let mut state = self.optimizer.state();
+        state.push((
+            "updates".into(),
+            Tensor::f_from_slice(&[self.optimizer.updates() as i64])?,
+        ));
+        set_fingerprint(&state)
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+    /// The var store holding the model's variables.
+    pub fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    /// The optimizer.
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+    /// Steps done.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+    /// The loss of every step done.
+    pub fn losses(&self) -> &[f32] {
+        &self.losses
+    }
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+    /// The run's seed node.
+    pub fn seed(&self) -> &SeedTree {
+        &self.seed
+    }
+    /// The determinism settings applied at construction.
+    pub fn determinism_report(&self) -> &DeterminismReport {
+        &self.report
+    }
+}
+
+/// The first field (dotted path) where two JSON values differ, with both renderings.
+fn first_difference(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                let null = Value::Null;
+                first_difference(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&null),
+                    y.get(k).unwrap_or(&null),
+                )
+            })
+        }
+        _ if a == b => None,
+        _ => Some((path.to_string(), a.to_string(), b.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_difference_names_the_nested_field() {
+        let a = serde_json::json!({"steps": 10, "optimizer": {"kind": "sgd", "momentum": 0.9}});
+        let b = serde_json::json!({"steps": 10, "optimizer": {"kind": "sgd", "momentum": 0.5}});
+        let d = first_difference("config", &a, &b).unwrap();
+        assert_eq!(
+            d,
+            (
+                "config.optimizer.momentum".to_string(),
+                "0.9".to_string(),
+                "0.5".to_string()
+            )
+        );
+        assert_eq!(first_difference("config", &a, &a), None);
+    }
+
+    #[test]
+    fn steps_for_epochs_counts_partial_batches() {
+        assert_eq!(TrainConfig::steps_for_epochs(3, 2000, 32), 3 * 63);
+        assert_eq!(TrainConfig::steps_for_epochs(1, 64, 32), 2);
+    }
+}
