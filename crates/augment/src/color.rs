@@ -10,11 +10,14 @@ use image::RgbImage;
 
 use crate::check;
 use crate::error::Result;
+use crate::tone::{self, Lut};
 
 /// Largest factor accepted by brightness, contrast and saturation.
 pub const MAX_FACTOR: f64 = 1024.0;
 const ONE: i64 = 1 << 16;
 const HALF: i64 = 1 << 15;
+/// Bytes per block of the saturation loop: whole pixels, small enough to stay in L1.
+const BLOCK: usize = 3 * 128;
 
 /// `round_half_even(f · 2¹⁶)` for a checked factor.
 fn quantize(what: &'static str, f: f64) -> Result<i64> {
@@ -22,9 +25,9 @@ fn quantize(what: &'static str, f: f64) -> Result<i64> {
     Ok((f * ONE as f64).round_ties_even() as i64)
 }
 
-/// Pillow's fixed-point luma, rounded.
-#[inline]
-pub(crate) fn luma(r: u8, g: u8, b: u8) -> i64 {
+/// Pillow's fixed-point luma, rounded: the definition [`LumaTables`] computes.
+#[cfg(test)]
+fn luma(r: u8, g: u8, b: u8) -> i64 {
     (19595 * i64::from(r) + 38470 * i64::from(g) + 7471 * i64::from(b) + HALF) >> 16
 }
 
@@ -32,44 +35,68 @@ fn clamp_u8(v: i64) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-fn map_lut(image: &mut RgbImage, lut: &[u8; 256]) {
-    let buf: &mut [u8] = image;
-    for v in buf.iter_mut() {
-        *v = lut[usize::from(*v)];
+/// [`luma`] of a pixel after a table, with lookups instead of multiplies:
+/// `weighted[c][x] = w_c · lut[x]`, so `(Σ weighted[c][v_c] + 2¹⁵) >> 16` is the same
+/// integer (at most `2¹⁶·255 + 2¹⁵`, far inside `u32`).
+struct LumaTables {
+    weighted: [[u32; 256]; 3],
+}
+
+impl LumaTables {
+    fn through(lut: &Lut) -> Self {
+        let w = [19595, 38470, 7471];
+        Self {
+            weighted: std::array::from_fn(|c| std::array::from_fn(|x| w[c] * u32::from(lut[x]))),
+        }
+    }
+
+    #[inline]
+    fn luma(&self, r: u8, g: u8, b: u8) -> u32 {
+        let [wr, wg, wb] = &self.weighted;
+        (wr[usize::from(r)] + wg[usize::from(g)] + wb[usize::from(b)] + HALF as u32) >> 16
     }
 }
 
 /// The table of `x ↦ clamp((q·x + 2¹⁵) >> 16)`: blending with black (torchvision's
 /// `adjust_brightness`, Pillow's `ImageEnhance.Brightness`).
-fn brightness_lut(q: i64) -> [u8; 256] {
-    std::array::from_fn(|x| clamp_u8((q * x as i64 + HALF) >> 16))
+pub(crate) fn brightness_lut(factor: f64) -> Result<Lut> {
+    let q = quantize("brightness factor", factor)?;
+    Ok(std::array::from_fn(|x| {
+        clamp_u8((q * x as i64 + HALF) >> 16)
+    }))
 }
 
 /// Multiplies every channel by `factor` in `[0, 1024]`: `clamp((q·x + 2¹⁵) >> 16)` with
 /// `q = round_half_even(factor · 2¹⁶)`. Factor 0 is black, 1 the identity.
 pub fn adjust_brightness(image: &RgbImage, factor: f64) -> Result<RgbImage> {
-    let mut out = image.clone();
-    brightness_in_place(&mut out, factor)?;
-    Ok(out)
-}
-
-pub(crate) fn brightness_in_place(image: &mut RgbImage, factor: f64) -> Result<()> {
     check::non_empty(image)?;
-    let q = quantize("brightness factor", factor)?;
-    map_lut(image, &brightness_lut(q));
-    Ok(())
+    tone::mapped(image, &brightness_lut(factor)?)
 }
 
-/// The mean luma of the image in `2⁻¹⁶` units, `round_half_up(Σ L · 2¹⁶ / n)`: an exact
-/// integer sum, so it does not depend on summation order.
-pub(crate) fn mean_luma_q16(image: &RgbImage) -> i64 {
+/// The mean luma of the image after `lut`, in `2⁻¹⁶` units,
+/// `round_half_up(Σ L · 2¹⁶ / n)`: an exact integer sum, so it does not depend on
+/// summation order.
+fn mean_luma_q16(image: &RgbImage, lut: &Lut) -> i64 {
+    let tables = LumaTables::through(lut);
     let mut sum: u64 = 0;
     for px in image.as_raw().chunks_exact(3) {
-        sum += luma(px[0], px[1], px[2]) as u64;
+        sum += u64::from(tables.luma(px[0], px[1], px[2]));
     }
     let n = u128::from(image.width()) * u128::from(image.height());
     let num = u128::from(sum) << 16;
     ((num + n / 2) / n.max(1)) as i64
+}
+
+/// Contrast's table for `image` as it is after `lut` (the pipeline's pending tone):
+/// `x ↦ clamp((q·(x·2¹⁶ − m) + m·2¹⁶ + 2³¹) >> 32)` with `m` the mean luma.
+pub(crate) fn contrast_lut(image: &RgbImage, lut: &Lut, factor: f64) -> Result<Lut> {
+    check::non_empty(image)?;
+    let q = quantize("contrast factor", factor)?;
+    let m = mean_luma_q16(image, lut);
+    Ok(std::array::from_fn(|x| {
+        let v = q * ((x as i64) * ONE - m) + m * ONE + (1 << 31);
+        clamp_u8(v >> 32)
+    }))
 }
 
 /// Blends each channel with the image's mean luma `m` (in `2⁻¹⁶` units):
@@ -77,21 +104,8 @@ pub(crate) fn mean_luma_q16(image: &RgbImage) -> i64 {
 /// This is torchvision's `adjust_contrast` and Pillow's `ImageEnhance.Contrast` up to
 /// their rounding of the mean and of the result (they truncate).
 pub fn adjust_contrast(image: &RgbImage, factor: f64) -> Result<RgbImage> {
-    let mut out = image.clone();
-    contrast_in_place(&mut out, factor)?;
-    Ok(out)
-}
-
-pub(crate) fn contrast_in_place(image: &mut RgbImage, factor: f64) -> Result<()> {
-    check::non_empty(image)?;
-    let q = quantize("contrast factor", factor)?;
-    let m = mean_luma_q16(image);
-    let lut: [u8; 256] = std::array::from_fn(|x| {
-        let v = q * ((x as i64) * ONE - m) + m * ONE + (1 << 31);
-        clamp_u8(v >> 32)
-    });
-    map_lut(image, &lut);
-    Ok(())
+    let lut = contrast_lut(image, &tone::identity(), factor)?;
+    tone::mapped(image, &lut)
 }
 
 /// Blends each pixel with its own luma `L`: `clamp((q·x + (2¹⁶ − q)·L + 2¹⁵) >> 16)`,
@@ -100,30 +114,49 @@ pub(crate) fn contrast_in_place(image: &mut RgbImage, factor: f64) -> Result<()>
 /// `ImageEnhance.Color` with `L`; both truncate the result.
 pub fn adjust_saturation(image: &RgbImage, factor: f64) -> Result<RgbImage> {
     let mut out = image.clone();
-    saturation_in_place(&mut out, factor)?;
+    saturate(&mut out, &tone::identity(), factor)?;
     Ok(out)
 }
 
-pub(crate) fn saturation_in_place(image: &mut RgbImage, factor: f64) -> Result<()> {
+/// Saturation of the image as it is after `lut`, in place, in one pass: each pixel is
+/// mapped through `lut` and blended with its luma. Every product is a table lookup
+/// (`q·lut[x]` and `L·(2¹⁶ − q) + 2¹⁵` precomputed in `i64`, where all of them fit),
+/// so the integers are those of the formula, multiply-free.
+pub(crate) fn saturate(image: &mut RgbImage, lut: &Lut, factor: f64) -> Result<()> {
     check::non_empty(image)?;
     let q = quantize("saturation factor", factor)?;
+    let luma = LumaTables::through(lut);
+    let scaled: [i64; 256] = std::array::from_fn(|x| q * i64::from(lut[x]));
+    let grey: [i64; 256] = std::array::from_fn(|l| l as i64 * (ONE - q) + HALF);
     let buf: &mut [u8] = image;
-    if q < (1 << 23) {
-        // Every intermediate fits in i32 here (|q·255| and |(2¹⁶ − q)·255| < 2³¹), and
-        // i32 lanes vectorise better; the value is the same integer as the i64 path.
-        let (q, rest) = (q as i32, (ONE - q) as i32);
+    if (0..=ONE).contains(&q) {
+        // Factor in [0, 1]: a convex blend of two bytes plus ½, so the value is already
+        // within [0, 255] and needs no clamp.
         for px in buf.chunks_exact_mut(3) {
-            let l = luma(px[0], px[1], px[2]) as i32 * rest + HALF as i32;
+            let g = grey[(luma.luma(px[0], px[1], px[2]) & 0xFF) as usize];
             for v in px.iter_mut() {
-                *v = ((q * i32::from(*v) + l) >> 16).clamp(0, 255) as u8;
+                *v = ((scaled[usize::from(*v)] + g) >> 16) as u8;
             }
         }
-    } else {
-        for px in buf.chunks_exact_mut(3) {
-            let l = luma(px[0], px[1], px[2]) * (ONE - q) + HALF;
-            for v in px.iter_mut() {
-                *v = clamp_u8((q * i64::from(*v) + l) >> 16);
+        return Ok(());
+    }
+    // Unclamped values go through a small buffer and are clamped in a separate loop:
+    // the compiler vectorises that loop, while clamping inside the lookup loop becomes
+    // data-dependent branches that mispredict.
+    let mut wide = [0i32; BLOCK];
+    for block in buf.chunks_mut(BLOCK) {
+        for (px, w) in block.chunks_exact(3).zip(wide.chunks_exact_mut(3)) {
+            // A luma is at most 255; the mask only spares a bounds check.
+            let g = grey[(luma.luma(px[0], px[1], px[2]) & 0xFF) as usize];
+            for (v, w) in px.iter().zip(w) {
+                // |q·x| + |L·(2¹⁶ − q)| < 2³⁵, so the shifted value fits in i32.
+                *w = ((scaled[usize::from(*v)] + g) >> 16) as i32;
             }
+        }
+        // Whole pixels only: stray bytes past the last pixel stay as they are.
+        let whole = block.len() / 3 * 3;
+        for (v, w) in block[..whole].iter_mut().zip(&wide) {
+            *v = (*w).clamp(0, 255) as u8;
         }
     }
     Ok(())
@@ -198,21 +231,18 @@ pub const MAX_GAMMA: f64 = 64.0;
 /// `gamma` in `(0, 64]`, `gain` in `[0, 64]`. As torchvision's `adjust_gamma`, which
 /// truncates instead of rounding.
 pub fn adjust_gamma(image: &RgbImage, gamma: f64, gain: f64) -> Result<RgbImage> {
-    let mut out = image.clone();
-    gamma_in_place(&mut out, gamma, gain)?;
-    Ok(out)
+    check::non_empty(image)?;
+    tone::mapped(image, &gamma_lut(gamma, gain)?)
 }
 
-pub(crate) fn gamma_in_place(image: &mut RgbImage, gamma: f64, gain: f64) -> Result<()> {
-    check::non_empty(image)?;
+/// Gamma's table.
+pub(crate) fn gamma_lut(gamma: f64, gain: f64) -> Result<Lut> {
     check::within("gamma", gamma, f64::MIN_POSITIVE, MAX_GAMMA)?;
     check::within("gamma gain", gain, 0.0, MAX_GAMMA)?;
-    let lut: [u8; 256] = std::array::from_fn(|x| {
+    Ok(std::array::from_fn(|x| {
         let y = 255.0 * gain * libm::pow(x as f64 / 255.0, gamma);
         (y + 0.5).floor().clamp(0.0, 255.0) as u8
-    });
-    map_lut(image, &lut);
-    Ok(())
+    }))
 }
 
 #[cfg(test)]
@@ -254,6 +284,37 @@ mod tests {
         );
         assert!(adjust_hue(&red, 0.6).is_err());
         assert!(adjust_hue(&red, f64::NAN).is_err());
+    }
+
+    #[test]
+    fn tables_give_the_formulas() {
+        let lut: Lut = std::array::from_fn(|x| (x as u8).wrapping_mul(7) ^ 0x5a);
+        let tables = LumaTables::through(&lut);
+        for (r, g, b) in
+            (0..=255u8).flat_map(|r| (0..=255u8).step_by(5).map(move |g| (r, g, 255 - g / 3)))
+        {
+            let want = luma(
+                lut[usize::from(r)],
+                lut[usize::from(g)],
+                lut[usize::from(b)],
+            );
+            assert_eq!(i64::from(tables.luma(r, g, b)), want);
+        }
+        // Saturation through a table is saturation of the mapped image, by the formula.
+        let image = img();
+        for factor in [0.0, 0.37, 1.0, 1.8, 300.0] {
+            let mut fused = image.clone();
+            saturate(&mut fused, &lut, factor).unwrap();
+            let q = quantize("saturation factor", factor).unwrap();
+            let mut want = tone::mapped(&image, &lut).unwrap();
+            for px in want.pixels_mut() {
+                let l = luma(px[0], px[1], px[2]);
+                for v in px.0.iter_mut() {
+                    *v = clamp_u8((q * i64::from(*v) + l * (ONE - q) + HALF) >> 16);
+                }
+            }
+            assert_eq!(fused, want, "factor {factor}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use lockstep_seeding::SeedTree;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::boxes::{BoxPolicy, DroppedBox, Sample, Tracked};
+use crate::boxes::{BoxPolicy, DroppedBox, Sample};
 use crate::error::{Error, Result};
 use crate::op::Op;
 use crate::params::{OpParams, State};
@@ -73,10 +73,7 @@ impl Compose {
     /// order or threads).
     pub fn apply(&self, sample: Sample, key: &SeedTree) -> Result<Augmented> {
         sample.validate()?;
-        let mut state = State {
-            image: sample.image,
-            boxes: Tracked::new(sample.boxes),
-        };
+        let mut state = State::new(sample);
         let mut params = Vec::with_capacity(self.ops.len());
         let mut dropped = Vec::new();
         for (i, op) in self.ops.iter().enumerate() {
@@ -118,10 +115,7 @@ impl Compose {
 pub fn replay(sample: Sample, params: &[OpParams], policy: &BoxPolicy) -> Result<Augmented> {
     policy.validate()?;
     sample.validate()?;
-    let mut state = State {
-        image: sample.image,
-        boxes: Tracked::new(sample.boxes),
-    };
+    let mut state = State::new(sample);
     let mut dropped = Vec::new();
     for (i, p) in params.iter().enumerate() {
         p.run(&mut state, policy, i, &mut dropped)?;
@@ -130,11 +124,9 @@ pub fn replay(sample: Sample, params: &[OpParams], policy: &BoxPolicy) -> Result
 }
 
 fn finish(state: State, params: Vec<OpParams>, dropped: Vec<DroppedBox>) -> Augmented {
+    let (image, boxes) = state.finish();
     Augmented {
-        sample: Sample {
-            image: state.image,
-            boxes: state.boxes.boxes,
-        },
+        sample: Sample { image, boxes },
         params,
         dropped,
     }

@@ -55,6 +55,22 @@ pub enum Interpolation {
     Bilinear,
 }
 
+/// Four 3-byte pixels in reverse order, as a fixed-size array so the compiler sees a
+/// constant byte permutation.
+#[inline]
+fn reverse4(block: &[u8]) -> [u8; 12] {
+    let s: [u8; 12] = block.try_into().unwrap_or([0; 12]);
+    [
+        s[9], s[10], s[11], s[6], s[7], s[8], s[3], s[4], s[5], s[0], s[1], s[2],
+    ]
+}
+
+/// Whether the buffer holds exactly the image's pixels (an `RgbImage` may carry more),
+/// the condition for the in-place kernels to give what the copying ones give.
+fn exact_buffer(image: &RgbImage) -> bool {
+    image.len() == check::byte_len(image.width(), image.height())
+}
+
 /// Mirrors columns: output column `x` is input column `width − 1 − x`.
 pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
     check::non_empty(image)?;
@@ -66,15 +82,11 @@ pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
         .chunks_exact(row)
         .zip(out.chunks_exact_mut(row))
     {
-        // Four pixels (12 bytes) at a time as fixed-size arrays, so the compiler sees a
-        // constant byte permutation; the tail goes pixel by pixel.
+        // Four pixels at a time; the tail goes pixel by pixel.
         let mut s_blocks = src.chunks_exact(12);
         let mut d_blocks = dst.rchunks_exact_mut(12);
         for (s, d) in (&mut s_blocks).zip(&mut d_blocks) {
-            let s: [u8; 12] = s.try_into().unwrap_or([0; 12]);
-            d.copy_from_slice(&[
-                s[9], s[10], s[11], s[6], s[7], s[8], s[3], s[4], s[5], s[0], s[1], s[2],
-            ]);
+            d.copy_from_slice(&reverse4(s));
         }
         let d_tail = d_blocks.into_remainder();
         for (s, d) in s_blocks
@@ -86,6 +98,35 @@ pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
         }
     }
     check::image_from(w, h, out)
+}
+
+/// [`hflip`] without a new buffer (no allocation, no fresh pages): pixels swap ends
+/// within each row, four at a time from both ends, then one by one in the middle.
+pub(crate) fn hflip_in_place(image: &mut RgbImage) -> Result<()> {
+    check::non_empty(image)?;
+    if !exact_buffer(image) {
+        *image = hflip(image)?;
+        return Ok(());
+    }
+    let row = image.width() as usize * 3;
+    let buf: &mut [u8] = image;
+    for line in buf.chunks_exact_mut(row) {
+        let outer = row / 24 * 12;
+        let (left, rest) = line.split_at_mut(outer);
+        let (middle, right) = rest.split_at_mut(rest.len() - outer);
+        for (a, b) in left.chunks_exact_mut(12).zip(right.rchunks_exact_mut(12)) {
+            let (ra, rb) = (reverse4(a), reverse4(b));
+            a.copy_from_slice(&rb);
+            b.copy_from_slice(&ra);
+        }
+        let n = middle.len() / 3;
+        for i in 0..n / 2 {
+            for c in 0..3 {
+                middle.swap(i * 3 + c, (n - 1 - i) * 3 + c);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Mirrors rows: output row `y` is input row `height − 1 − y`.
@@ -102,6 +143,23 @@ pub fn vflip(image: &RgbImage) -> Result<RgbImage> {
         dst.copy_from_slice(src);
     }
     check::image_from(w, h, out)
+}
+
+/// [`vflip`] without a new buffer: rows swap ends.
+pub(crate) fn vflip_in_place(image: &mut RgbImage) -> Result<()> {
+    check::non_empty(image)?;
+    if !exact_buffer(image) {
+        *image = vflip(image)?;
+        return Ok(());
+    }
+    let (w, h) = image.dimensions();
+    let row = w as usize * 3;
+    let buf: &mut [u8] = image;
+    let (top, bottom) = buf.split_at_mut(h as usize / 2 * row);
+    for (a, b) in top.chunks_exact_mut(row).zip(bottom.rchunks_exact_mut(row)) {
+        a.swap_with_slice(b);
+    }
+    Ok(())
 }
 
 /// The pixels inside `rect`; [`Error::CropOutOfBounds`] if it does not fit.
@@ -121,6 +179,30 @@ pub fn crop(image: &RgbImage, rect: Rect) -> Result<RgbImage> {
         out.extend_from_slice(&src[x0..x0 + cw]);
     }
     check::image_from(rect.width, rect.height, out)
+}
+
+/// [`crop`] of an image the caller gives up: when the window keeps at least half of the
+/// bytes, its rows move to the front of the same buffer (each row's new place starts no
+/// later than its old one, so `copy_within` in row order never overwrites a row not yet
+/// moved), sparing an allocation and its fresh pages. A smaller window is copied out,
+/// so that it does not hold on to a much larger buffer.
+pub(crate) fn crop_owned(image: RgbImage, rect: Rect) -> Result<RgbImage> {
+    check::non_empty(&image)?;
+    let (w, h) = image.dimensions();
+    rect.check_inside(w, h)?;
+    let kept = check::byte_len(rect.width, rect.height);
+    if !exact_buffer(&image) || kept * 2 < image.len() {
+        return crop(&image, rect);
+    }
+    let row = w as usize * 3;
+    let (x0, cw) = (rect.x as usize * 3, rect.width as usize * 3);
+    let mut buf = image.into_raw();
+    for y in 0..rect.height as usize {
+        let from = (rect.y as usize + y) * row + x0;
+        buf.copy_within(from..from + cw, y * cw);
+    }
+    buf.truncate(kept);
+    check::image_from(rect.width, rect.height, buf)
 }
 
 /// Weights of bilinear resize, in units of `2⁻¹¹`.
@@ -341,6 +423,56 @@ mod tests {
         let v = vflip(&img).unwrap();
         assert_eq!(v.get_pixel(2, 0), img.get_pixel(2, 2));
         assert_eq!(vflip(&v).unwrap(), img);
+    }
+
+    #[test]
+    fn in_place_kernels_match_the_copying_ones() {
+        for (w, h) in [
+            (1, 1),
+            (1, 3),
+            (2, 2),
+            (3, 1),
+            (4, 5),
+            (7, 2),
+            (9, 4),
+            (16, 3),
+            (33, 7),
+        ] {
+            let img = ramp(w, h);
+            let mut flipped = img.clone();
+            hflip_in_place(&mut flipped).unwrap();
+            assert_eq!(flipped, hflip(&img).unwrap(), "{w}x{h}");
+            for x in 0..w {
+                assert_eq!(flipped.get_pixel(x, h - 1), img.get_pixel(w - 1 - x, h - 1));
+            }
+            let mut flipped = img.clone();
+            vflip_in_place(&mut flipped).unwrap();
+            assert_eq!(flipped, vflip(&img).unwrap(), "{w}x{h}");
+            // Windows that keep more or less than half the bytes (in place or copied).
+            for (x, y, cw, ch) in [
+                (0, 0, w, h),
+                (w / 3, h / 2, w - w / 3, h - h / 2),
+                (w - 1, h - 1, 1, 1),
+            ] {
+                let rect = Rect {
+                    x,
+                    y,
+                    width: cw,
+                    height: ch,
+                };
+                assert_eq!(
+                    crop_owned(img.clone(), rect).unwrap(),
+                    crop(&img, rect).unwrap()
+                );
+            }
+        }
+        let too_big = Rect {
+            x: 1,
+            y: 0,
+            width: 4,
+            height: 1,
+        };
+        assert!(crop_owned(ramp(4, 4), too_big).is_err());
     }
 
     #[test]

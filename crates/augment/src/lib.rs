@@ -59,6 +59,7 @@ mod op;
 mod params;
 mod random;
 mod tensor;
+mod tone;
 
 pub use adjust::{
     adjust_crop, adjust_hflip, adjust_pad, adjust_resize, adjust_resized_crop, adjust_rotate90,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::boxes::{BoxPolicy, DroppedBox, LabeledBox, Sample, Tracked};
 use crate::error::Result;
 use crate::geometry::{self, Interpolation, Padding, Rect};
+use crate::tone::Tone;
 use crate::{check, color, noise};
 
 /// The parameters one operation drew (or was given). Serialisable; `f64` values are
@@ -117,6 +118,24 @@ pub enum OpParams {
 pub(crate) struct State {
     pub image: RgbImage,
     pub boxes: Tracked,
+    /// A tone curve not yet written into `image`.
+    tone: Tone,
+}
+
+impl State {
+    pub fn new(sample: Sample) -> Self {
+        Self {
+            image: sample.image,
+            boxes: Tracked::new(sample.boxes),
+            tone: Tone::new(),
+        }
+    }
+
+    /// The image with every pending tone curve written, and the boxes.
+    pub fn finish(mut self) -> (RgbImage, Vec<LabeledBox>) {
+        self.tone.flush(&mut self.image);
+        (self.image, self.boxes.boxes)
+    }
 }
 
 impl OpParams {
@@ -140,6 +159,18 @@ impl OpParams {
         }
     }
 
+    /// Whether this op is (or, for saturation, absorbs) a per-channel table that the
+    /// pipeline defers.
+    fn is_tone_curve(&self) -> bool {
+        matches!(
+            self,
+            OpParams::Brightness { .. }
+                | OpParams::Contrast { .. }
+                | OpParams::Gamma { .. }
+                | OpParams::Saturation { .. }
+        )
+    }
+
     /// Applies these parameters to one sample: a single-op pipeline (see
     /// [`crate::replay`]).
     pub fn apply(&self, sample: Sample, policy: &BoxPolicy) -> Result<crate::Augmented> {
@@ -157,10 +188,13 @@ impl OpParams {
         let (w, h) = state.image.dimensions();
         let (wf, hf) = (w as f32, h as f32);
         let op = (op_index, self.name());
+        if !self.is_tone_curve() {
+            state.tone.flush(&mut state.image);
+        }
         match self {
             OpParams::Hflip { applied } => {
                 if *applied {
-                    state.image = geometry::hflip(&state.image)?;
+                    geometry::hflip_in_place(&mut state.image)?;
                     state
                         .boxes
                         .transform(w, h, policy, op, dropped, |b| LabeledBox {
@@ -172,7 +206,7 @@ impl OpParams {
             }
             OpParams::Vflip { applied } => {
                 if *applied {
-                    state.image = geometry::vflip(&state.image)?;
+                    geometry::vflip_in_place(&mut state.image)?;
                     state
                         .boxes
                         .transform(w, h, policy, op, dropped, |b| LabeledBox {
@@ -196,7 +230,7 @@ impl OpParams {
                     });
             }
             OpParams::Crop { rect } => {
-                state.image = geometry::crop(&state.image, *rect)?;
+                state.image = geometry::crop_owned(std::mem::take(&mut state.image), *rect)?;
                 let (x0, y0) = (rect.x as f32, rect.y as f32);
                 state
                     .boxes
@@ -256,17 +290,25 @@ impl OpParams {
                     LabeledBox::new(b.x1 + l, b.y1 + t, b.x2 + l, b.y2 + t, b.label)
                 });
             }
+            // The tone curves only update the pending table (see `crate::tone`);
+            // saturation applies it in its own pass.
             OpParams::Brightness { factor } => {
-                color::brightness_in_place(&mut state.image, *factor)?
+                check::non_empty(&state.image)?;
+                state.tone.then(&color::brightness_lut(*factor)?);
             }
-            OpParams::Contrast { factor } => color::contrast_in_place(&mut state.image, *factor)?,
+            OpParams::Contrast { factor } => {
+                let lut = color::contrast_lut(&state.image, state.tone.lut(), *factor)?;
+                state.tone.then(&lut);
+            }
+            OpParams::Gamma { gamma, gain } => {
+                check::non_empty(&state.image)?;
+                state.tone.then(&color::gamma_lut(*gamma, *gain)?);
+            }
             OpParams::Saturation { factor } => {
-                color::saturation_in_place(&mut state.image, *factor)?
+                color::saturate(&mut state.image, state.tone.lut(), *factor)?;
+                state.tone.clear();
             }
             OpParams::Hue { shift } => color::hue_in_place(&mut state.image, *shift)?,
-            OpParams::Gamma { gamma, gain } => {
-                color::gamma_in_place(&mut state.image, *gamma, *gain)?
-            }
             OpParams::Noise { std, seed } => {
                 check::within("noise std", *std, 0.0, noise::MAX_NOISE_STD)?;
                 if let Some(seed) = seed {
