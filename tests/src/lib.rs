@@ -32,9 +32,18 @@ pub fn pipeline(crop: u32) -> Compose {
             height: crop,
         },
         Op::Hflip { p: 0.5 },
-        Op::Brightness { low: 0.7, high: 1.3 },
-        Op::Contrast { low: 0.7, high: 1.3 },
-        Op::Saturation { low: 0.7, high: 1.3 },
+        Op::Brightness {
+            low: 0.7,
+            high: 1.3,
+        },
+        Op::Contrast {
+            low: 0.7,
+            high: 1.3,
+        },
+        Op::Saturation {
+            low: 0.7,
+            high: 1.3,
+        },
     ];
     match Compose::new(ops) {
         Ok(compose) => compose,
@@ -74,7 +83,10 @@ pub fn run(
         }
         let samples: Vec<Sample> = picks
             .iter()
-            .map(|p| data.get(p.index).unwrap_or_else(|e| panic!("sample {}: {e}", p.index)))
+            .map(|p| {
+                data.get(p.index)
+                    .unwrap_or_else(|e| panic!("sample {}: {e}", p.index))
+            })
             .collect();
         let keys: Vec<SeedTree> = picks
             .iter()
@@ -84,8 +96,13 @@ pub fn run(
             .install(|| compose.apply_batch(samples, &keys))
             .unwrap_or_else(|e| panic!("augment: {e}"));
         let images: Vec<RgbImage> = augmented.iter().map(|a| a.sample.image.clone()).collect();
-        let tensor = batch_to_tensor(&images, &Normalize::IMAGENET).unwrap_or_else(|e| panic!("tensor: {e}"));
-        let mut bytes: BatchBytes = tensor.data.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+        let tensor = batch_to_tensor(&images, &Normalize::IMAGENET)
+            .unwrap_or_else(|e| panic!("tensor: {e}"));
+        let mut bytes: BatchBytes = tensor
+            .data
+            .iter()
+            .flat_map(|v| v.to_bits().to_le_bytes())
+            .collect();
         for a in &augmented {
             for b in &a.sample.boxes {
                 for v in [b.x1, b.y1, b.x2, b.y2] {

@@ -51,7 +51,9 @@ int lockstep_apply_determinism(int mode, int intra_op_threads, char* err, size_t
     // libtorch's defaults: TF32 off for cuBLAS, on for cuDNN; oneDNN off.
     ctx.setAllowTF32CuBLAS(false);
     ctx.setAllowTF32CuDNN(!on);
-    ctx.setAllowTF32OneDNN(false);
+    // Only when it is on: the setter warns on builds without Intel GPU support, and
+    // off is already libtorch's default.
+    if (ctx.allowTF32OneDNN()) ctx.setAllowTF32OneDNN(false);
     if (intra_op_threads > 0) at::set_num_threads(intra_op_threads);
     return 0;
   } catch (const std::exception& e) {

@@ -1,0 +1,102 @@
+//! `lockstep-repro`: the reproducibility suite. `cargo xtask repro` builds and runs it.
+
+use std::process::ExitCode;
+
+use lockstep_nn::determinism::{CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE};
+use lockstep_repro::options::{Options, USAGE};
+use lockstep_repro::{suite, worker};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    // cuBLAS reads this once, when CUDA starts: set it before any thread or CUDA work.
+    if std::env::var_os(CUBLAS_WORKSPACE_CONFIG).is_none() {
+        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
+    }
+    if args.first().map(String::as_str) == Some("worker") {
+        return run_worker(&args[1..]);
+    }
+    let options = match Options::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("lockstep-repro: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("lockstep-repro: cannot find its own executable to start workers: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match suite::run(&options, &exe) {
+        Ok(report) => {
+            let failed: Vec<_> = report.rows.iter().filter(|r| !r.pass).collect();
+            let total = report
+                .timings
+                .iter()
+                .find(|(k, _)| k == "total")
+                .map(|(_, s)| *s)
+                .unwrap_or(0.0);
+            eprintln!("\nreport: {}", options.out.join("report.md").display());
+            eprintln!(
+                "plots: {} {}, detections: {}",
+                options.out.join("loss.svg").display(),
+                options.out.join("controls.svg").display(),
+                options.out.join("detections.png").display()
+            );
+            eprintln!("suite time: {total:.1} s");
+            println!(
+                "{} passed, {} failed",
+                report.rows.len() - failed.len(),
+                failed.len()
+            );
+            if failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                for row in failed {
+                    eprintln!("FAILED: {} / {}: {}", row.stage, row.check, row.detail);
+                }
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("lockstep-repro: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_worker(args: &[String]) -> ExitCode {
+    let Some(path) = args.first() else {
+        eprintln!("usage: lockstep-repro worker SPEC.json");
+        return ExitCode::from(2);
+    };
+    let spec = match std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<worker::WorkerSpec>(&t).map_err(|e| e.to_string()))
+    {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("lockstep-repro worker: cannot read {path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match worker::run(&spec) {
+        Ok(r) => {
+            eprintln!(
+                "{}: {} steps, model {}",
+                r.name, r.steps_done, r.model_fingerprint
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", spec.name);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The suite's command-line options.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where training runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA device.
+    Cuda,
+}
+
+/// Options of `lockstep-repro`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// `--device cpu|cuda`.
+    pub device: Device,
+    /// `--seed N`: the root seed.
+    pub seed: u64,
+    /// `--steps N`: training steps per run (a default per mode when absent).
+    pub steps: Option<u64>,
+    /// `--threads N`: libtorch intra-op threads per training process.
+    pub threads: usize,
+    /// `--data DIR`: a COCO dataset (`DIR/train/{images,instances.json}`,
+    /// `DIR/val/{images,instances.json}`) instead of the built-in one.
+    pub data: Option<PathBuf>,
+    /// `--out DIR`: where reports, plots and runs go.
+    pub out: PathBuf,
+    /// `--quick`: a short run of the same path, for tests and CI.
+    pub quick: bool,
+}
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: lockstep-repro [OPTIONS]
+
+Proves the pipeline bitwise reproducible on this machine, or shows where it is not.
+
+options:
+  --device cpu|cuda   where training runs (default cpu)
+  --seed N            root seed (default 0)
+  --steps N           training steps per run (default 300, 40 with --quick)
+  --threads N         libtorch intra-op threads per training process (default 1)
+  --data DIR          a COCO dataset with train/ and val/ folders, each holding images/
+                      and instances.json (default: the built-in shapes set)
+  --out DIR           output folder (default target/repro)
+  --quick             a short run of the same path, for CI
+  -h, --help          this text
+";
+
+impl Options {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let mut options = Options {
+            device: Device::Cpu,
+            seed: 0,
+            steps: None,
+            threads: 1,
+            data: None,
+            out: PathBuf::from("target/repro"),
+            quick: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| Error::Config(format!("{name} needs a value")))
+            };
+            match arg.as_str() {
+                "--device" => {
+                    options.device = match value("--device")?.as_str() {
+                        "cpu" => Device::Cpu,
+                        "cuda" => Device::Cuda,
+                        other => {
+                            return Err(Error::Config(format!(
+                                "--device is cpu or cuda, not `{other}`"
+                            )))
+                        }
+                    }
+                }
+                "--seed" => options.seed = parse_number("--seed", &value("--seed")?)?,
+                "--steps" => {
+                    let steps = parse_number("--steps", &value("--steps")?)?;
+                    if steps < 4 {
+                        return Err(Error::Config(format!(
+                            "--steps must be at least 4, got {steps}"
+                        )));
+                    }
+                    options.steps = Some(steps);
+                }
+                "--threads" => {
+                    let threads = parse_number("--threads", &value("--threads")?)?;
+                    if !(1..=1024).contains(&threads) {
+                        return Err(Error::Config(format!(
+                            "--threads must be in 1..=1024, got {threads}"
+                        )));
+                    }
+                    options.threads = threads as usize;
+                }
+                "--data" => options.data = Some(PathBuf::from(value("--data")?)),
+                "--out" => options.out = PathBuf::from(value("--out")?),
+                "--quick" => options.quick = true,
+                other => {
+                    return Err(Error::Config(format!(
+                        "unknown option `{other}`; see --help"
+                    )))
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    /// The training steps per run.
+    pub fn steps(&self) -> u64 {
+        self.steps.unwrap_or(if self.quick { 40 } else { 300 })
+    }
+}
+
+fn parse_number(name: &str, text: &str) -> Result<u64> {
+    text.parse()
+        .map_err(|_| Error::Config(format!("{name} takes a non-negative integer, got `{text}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let o = Options::parse(&args(&[
+            "--device",
+            "cuda",
+            "--seed",
+            "9",
+            "--steps",
+            "50",
+            "--threads",
+            "2",
+            "--data",
+            "d",
+            "--out",
+            "o",
+            "--quick",
+        ]))
+        .unwrap();
+        assert_eq!(o.device, Device::Cuda);
+        assert_eq!((o.seed, o.steps(), o.threads, o.quick), (9, 50, 2, true));
+        assert_eq!(o.data.as_deref(), Some(std::path::Path::new("d")));
+        assert_eq!(o.out, PathBuf::from("o"));
+    }
+
+    #[test]
+    fn defaults_depend_on_quick() {
+        assert_eq!(Options::parse(&[]).unwrap().steps(), 300);
+        assert_eq!(Options::parse(&args(&["--quick"])).unwrap().steps(), 40);
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        for (list, needle) in [
+            (&["--device", "tpu"][..], "--device"),
+            (&["--seed", "x"][..], "--seed"),
+            (&["--steps", "2"][..], "--steps"),
+            (&["--threads", "0"][..], "--threads"),
+            (&["--frobnicate"][..], "--frobnicate"),
+            (&["--out"][..], "--out"),
+        ] {
+            let err = Options::parse(&args(list)).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Stage checks: each crate's promise, checked on this machine and reported as a row
+//! with the hashes it compared.
+
+use image::RgbImage;
+use lockstep_augment::{replay, sample_key, Compose, LabeledBox, Op, Sample};
+use lockstep_data::{Sampler, SamplerConfig, SamplerState, Shard};
+use lockstep_postprocess::{BBox, Nms};
+use lockstep_seeding::{RngCore, SeedTree};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One row of the stage table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRow {
+    /// The crate or stage.
+    pub stage: String,
+    /// What was checked.
+    pub check: String,
+    /// The hashes compared (equal when the check passes, unless it is a control).
+    pub hashes: Vec<String>,
+    /// Whether the promise held.
+    pub pass: bool,
+    /// What was compared, or what went wrong.
+    pub detail: String,
+}
+
+impl CheckRow {
+    fn new(stage: &str, check: &str, hashes: Vec<String>, pass: bool, detail: String) -> Self {
+        Self {
+            stage: stage.into(),
+            check: check.into(),
+            hashes,
+            pass,
+            detail,
+        }
+    }
+
+    fn failed(stage: &str, check: &str, error: impl std::fmt::Display) -> Self {
+        Self::new(stage, check, Vec::new(), false, format!("error: {error}"))
+    }
+}
+
+/// A short BLAKE3 hex of bytes, for tables.
+pub fn short_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..16].to_string()
+}
+
+fn hash_u64s(values: &[u64]) -> String {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    short_hash(&bytes)
+}
+
+fn all_equal(hashes: &[String]) -> bool {
+    hashes.windows(2).all(|w| w[0] == w[1])
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Runs every stage check under `root` (the node `…/stages`).
+pub fn run_all(root: &SeedTree) -> Vec<CheckRow> {
+    let mut rows = vec![seeding_vectors()];
+    rows.push(data_order_threads(&root.child("order")));
+    rows.push(sampler_resume(&root.child("resume")));
+    rows.push(shard_union(&root.child("shards")));
+    rows.push(augment_threads_and_replay(&root.child("augment")));
+    rows.push(nms_permutation(&root.child("nms")));
+    rows
+}
+
+/// The seed tree's pinned vectors (format v1), recomputed here.
+pub fn seeding_vectors() -> CheckRow {
+    let root = SeedTree::from_u64(42);
+    let node = root.child("train").child_index("epoch", 3).child("augment");
+    let mut rng = root.rng();
+    let first = [rng.next_u64(), rng.next_u64()];
+    let got = format!(
+        "{} {} {} {}",
+        root.key_hex(),
+        node.key_hex(),
+        first[0],
+        first[1]
+    );
+    let pinned = "69f33fd4bfeaf752b08b6cc4752640eb39d64656a6646524fe9510baa0861b12 \
+                  04e0434fb0c2e8b696bbcec36b2fc4349a079bfbcd6f7bb95cdb59f7f00af8f5 \
+                  15667583195629992052 10223995234185890700";
+    let hashes = vec![short_hash(got.as_bytes()), short_hash(pinned.as_bytes())];
+    let pass = all_equal(&hashes);
+    CheckRow::new(
+        "seeding",
+        "pinned key and stream vectors",
+        hashes,
+        pass,
+        "root key, root/train/epoch[3]/augment key, first two u64 of root".into(),
+    )
+}
+
+/// One epoch's order read sequentially and on pools of 1, 2 and 8 threads.
+pub fn data_order_threads(root: &SeedTree) -> CheckRow {
+    const N: u64 = 10_007;
+    let check = "epoch order, 1/2/8 threads";
+    let config = SamplerConfig::new(N, root.clone()).with_epochs(2);
+    let run = || -> Result<Vec<String>, String> {
+        let sequential: Vec<u64> = Sampler::new(config.clone(), Shard::single())
+            .map_err(|e| e.to_string())?
+            .map(|s| s.index)
+            .collect();
+        let mut hashes = vec![hash_u64s(&sequential)];
+        for threads in [1, 2, 8] {
+            let parallel: Result<Vec<u64>, String> = pool(threads)?.install(|| {
+                (0..2u64)
+                    .flat_map(|e| (0..N).map(move |p| (e, p)))
+                    .collect::<Vec<_>>()
+                    .into_par_iter()
+                    .map(|(e, p)| {
+                        config
+                            .epoch_order(e)
+                            .and_then(|o| o.get(p))
+                            .map_err(|err| err.to_string())
+                    })
+                    .collect()
+            });
+            hashes.push(hash_u64s(&parallel?));
+        }
+        Ok(hashes)
+    };
+    match run() {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(
+                "data",
+                check,
+                hashes,
+                pass,
+                format!("n = {N}, 2 epochs: sequential, then 1, 2, 8 threads"),
+            )
+        }
+        Err(e) => CheckRow::failed("data", check, e),
+    }
+}
+
+/// Resume from the state after `k` samples, through JSON, for several `k`.
+pub fn sampler_resume(root: &SeedTree) -> CheckRow {
+    const N: u64 = 1_000;
+    let check = "resume at steps 0, 1, 333, 999, 1500";
+    let config = SamplerConfig::new(N, root.clone()).with_epochs(2);
+    let run = || -> Result<Vec<String>, String> {
+        let straight: Vec<u64> = Sampler::new(config.clone(), Shard::single())
+            .map_err(|e| e.to_string())?
+            .map(|s| s.index)
+            .collect();
+        let mut hashes = vec![hash_u64s(&straight)];
+        for k in [0usize, 1, 333, 999, 1500] {
+            let mut head =
+                Sampler::new(config.clone(), Shard::single()).map_err(|e| e.to_string())?;
+            let mut order: Vec<u64> = head.by_ref().take(k).map(|s| s.index).collect();
+            let state =
+                SamplerState::from_json(&head.state().to_json()).map_err(|e| e.to_string())?;
+            let tail = Sampler::restore(config.clone(), Shard::single(), &state)
+                .map_err(|e| e.to_string())?;
+            order.extend(tail.map(|s| s.index));
+            hashes.push(hash_u64s(&order));
+        }
+        Ok(hashes)
+    };
+    match run() {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(
+                "data",
+                check,
+                hashes,
+                pass,
+                format!("n = {N}, 2 epochs, state via JSON"),
+            )
+        }
+        Err(e) => CheckRow::failed("data", check, e),
+    }
+}
+
+/// The union of all ranks' samples, by position, for several world sizes, and a
+/// change of world size mid-epoch.
+pub fn shard_union(root: &SeedTree) -> CheckRow {
+    const N: u64 = 997;
+    let check = "shard union, world 1/2/3/8 and 2→3";
+    let config = SamplerConfig::new(N, root.clone());
+    let run = || -> Result<Vec<String>, String> {
+        let global: Vec<u64> = Sampler::new(config.clone(), Shard::single())
+            .map_err(|e| e.to_string())?
+            .map(|s| s.index)
+            .collect();
+        let mut hashes = vec![hash_u64s(&global)];
+        for world in [1u64, 2, 3, 8] {
+            let mut by_position = Vec::new();
+            for rank in 0..world {
+                let shard = Shard::new(rank, world).map_err(|e| e.to_string())?;
+                let sampler = Sampler::new(config.clone(), shard).map_err(|e| e.to_string())?;
+                by_position.extend(sampler.map(|s| (s.position, s.index)));
+            }
+            by_position.sort_unstable();
+            let order: Vec<u64> = by_position.iter().map(|&(_, i)| i).collect();
+            hashes.push(hash_u64s(&order));
+        }
+        // World 2 for 100 steps, then world 3 from the shared state.
+        let mut by_position = Vec::new();
+        let mut state = None;
+        for rank in 0..2 {
+            let mut s = Sampler::new(
+                config.clone(),
+                Shard::new(rank, 2).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+            by_position.extend(s.by_ref().take(100).map(|x| (x.position, x.index)));
+            state = Some(s.state());
+        }
+        let state = state.ok_or("no state")?;
+        for rank in 0..3 {
+            let s = Sampler::restore_resharded(
+                config.clone(),
+                Shard::new(rank, 3).map_err(|e| e.to_string())?,
+                &state,
+            )
+            .map_err(|e| e.to_string())?;
+            by_position.extend(s.map(|x| (x.position, x.index)));
+        }
+        by_position.sort_unstable();
+        let order: Vec<u64> = by_position.iter().map(|&(_, i)| i).collect();
+        hashes.push(hash_u64s(&order));
+        Ok(hashes)
+    };
+    match run() {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(
+                "data",
+                check,
+                hashes,
+                pass,
+                format!("n = {N}: global, then the union for each world"),
+            )
+        }
+        Err(e) => CheckRow::failed("data", check, e),
+    }
+}
+
+fn augment_batch(root: &SeedTree) -> Vec<Sample> {
+    (0..16u64)
+        .map(|i| {
+            let node = root.child_index("image", i);
+            let image = RgbImage::from_fn(48, 40, |x, y| {
+                let v = node.u64_at(u64::from(y * 48 + x));
+                image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+            });
+            Sample {
+                image,
+                boxes: vec![LabeledBox::new(8.0, 6.0, 30.0, 28.0, (i % 3) as u32)],
+            }
+        })
+        .collect()
+}
+
+fn augmented_bytes(out: &[lockstep_augment::Augmented]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for a in out {
+        bytes.extend_from_slice(a.sample.image.as_raw());
+        for b in &a.sample.boxes {
+            for v in [b.x1, b.y1, b.x2, b.y2] {
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+    }
+    bytes
+}
+
+/// A batch augmented on 1 and 2 threads, and replayed from its recorded parameters.
+pub fn augment_threads_and_replay(root: &SeedTree) -> CheckRow {
+    let check = "batch on 1/2 threads, replay";
+    let run = || -> Result<Vec<String>, String> {
+        let compose = Compose::new(vec![
+            Op::RandomCrop {
+                width: 32,
+                height: 32,
+            },
+            Op::Hflip { p: 0.5 },
+            Op::Brightness {
+                low: 0.6,
+                high: 1.4,
+            },
+            Op::Contrast {
+                low: 0.6,
+                high: 1.4,
+            },
+            Op::Saturation {
+                low: 0.6,
+                high: 1.4,
+            },
+            Op::Hue {
+                low: -0.1,
+                high: 0.1,
+            },
+        ])
+        .map_err(|e| e.to_string())?;
+        let samples = augment_batch(&root.child("images"));
+        let keys: Vec<SeedTree> = (0..samples.len() as u64)
+            .map(|i| sample_key(&root.child_index("epoch", 0), i))
+            .collect();
+        let mut hashes = Vec::new();
+        let mut first = None;
+        for threads in [1, 2] {
+            let out = pool(threads)?
+                .install(|| compose.apply_batch(samples.clone(), &keys))
+                .map_err(|e| e.to_string())?;
+            hashes.push(short_hash(&augmented_bytes(&out)));
+            first.get_or_insert(out);
+        }
+        let first = first.ok_or("no output")?;
+        let replayed: Result<Vec<_>, String> = samples
+            .iter()
+            .zip(&first)
+            .map(|(s, a)| replay(s.clone(), &a.params, compose.policy()).map_err(|e| e.to_string()))
+            .collect();
+        hashes.push(short_hash(&augmented_bytes(&replayed?)));
+        Ok(hashes)
+    };
+    match run() {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(
+                "augment",
+                check,
+                hashes,
+                pass,
+                "16 images: 1 thread, 2 threads, replay of the recorded parameters".into(),
+            )
+        }
+        Err(e) => CheckRow::failed("augment", check, e),
+    }
+}
+
+/// NMS on clustered boxes with deliberate score ties, and on shuffled copies: the kept
+/// boxes, in order, must be the same.
+pub fn nms_permutation(root: &SeedTree) -> CheckRow {
+    let check = "NMS under input permutation";
+    let run = || -> Result<Vec<String>, String> {
+        let mut rng = root.child("boxes").rng();
+        let mut boxes: Vec<BBox> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        for _ in 0..40 {
+            let cx = rng.uniform_f32(0.0, 200.0).map_err(|e| e.to_string())?;
+            let cy = rng.uniform_f32(0.0, 200.0).map_err(|e| e.to_string())?;
+            for _ in 0..12 {
+                let jx = rng.uniform_f32(-4.0, 4.0).map_err(|e| e.to_string())?;
+                let jy = rng.uniform_f32(-4.0, 4.0).map_err(|e| e.to_string())?;
+                boxes.push([cx + jx, cy + jy, cx + jx + 20.0, cy + jy + 16.0]);
+                // Scores on a coarse grid, so ties are common.
+                scores.push((rng.try_below(20).map_err(|e| e.to_string())? as f32) / 20.0);
+            }
+        }
+        let nms = Nms::new(0.5);
+        let kept_boxes = |b: &[BBox], s: &[f32]| -> Result<Vec<u8>, String> {
+            let kept = nms.run(b, s).map_err(|e| e.to_string())?;
+            Ok(kept
+                .iter()
+                .flat_map(|&k| {
+                    b[k].iter()
+                        .chain(std::iter::once(&s[k]))
+                        .flat_map(|v| v.to_bits().to_le_bytes())
+                        .collect::<Vec<u8>>()
+                })
+                .collect())
+        };
+        let mut hashes = vec![short_hash(&kept_boxes(&boxes, &scores)?)];
+        for p in 0..3u64 {
+            let order =
+                lockstep_data::permutation(&root.child_index("permutation", p), boxes.len() as u64)
+                    .map_err(|e| e.to_string())?;
+            let b: Vec<BBox> = order.iter().map(|&i| boxes[i as usize]).collect();
+            let s: Vec<f32> = order.iter().map(|&i| scores[i as usize]).collect();
+            hashes.push(short_hash(&kept_boxes(&b, &s)?));
+        }
+        Ok(hashes)
+    };
+    match run() {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(
+                "postprocess",
+                check,
+                hashes,
+                pass,
+                "480 clustered boxes, tied scores: original and 3 permutations".into(),
+            )
+        }
+        Err(e) => CheckRow::failed("postprocess", check, e),
+    }
+}
