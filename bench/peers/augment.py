@@ -5,10 +5,7 @@ works on uint8 CHW tensors, Pillow on PIL images. The case strings match
 crates/augment/benches/augment.rs. Prints one JSON line per (case, peer) in the schema of
 crates/benchkit. Reads nothing from the network.
 """
-import json
-import os
 import random
-import time
 
 import numpy as np
 import torch
@@ -16,26 +13,12 @@ from PIL import Image, ImageEnhance
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-QUICK = bool(os.environ.get("LOCKSTEP_BENCH_QUICK"))
-MIN_SAMPLES = 1 if QUICK else 5
-MIN_TIME = 0.0 if QUICK else 0.4
+import benchkit
+
 
 
 def measure(case, impl, items, run):
-    run(0)
-    per_item = []
-    started = time.perf_counter()
-    sample = 1
-    while len(per_item) < MIN_SAMPLES or time.perf_counter() - started < MIN_TIME:
-        t = time.perf_counter()
-        run(sample)
-        per_item.append((time.perf_counter() - t) * 1e9 / items)
-        sample += 1
-    per_item.sort()
-    mid = len(per_item) // 2
-    median = per_item[mid] if len(per_item) % 2 else (per_item[mid - 1] + per_item[mid]) / 2
-    print(json.dumps({"suite": "augment", "case": case, "impl": impl, "items": items,
-                      "ns_per_item": median, "samples": len(per_item)}), flush=True)
+    benchkit.measure("augment", impl, case, items, run)
 
 
 def test_image(salt=0):

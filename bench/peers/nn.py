@@ -6,16 +6,15 @@ crates/nn/benches/nn.rs measures ours. Prints JSON lines of the benchkit schema.
 Reads nothing from the network. LOCKSTEP_BENCH_QUICK=1 takes one sample.
 """
 
-import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import benchkit
 
 BATCH = 32
 SIZE = 96
@@ -77,20 +76,7 @@ def batch(gen):
     return images, t
 
 
-def measure(case, items, run, quick):
-    run()
-    samples, start = [], time.perf_counter()
-    while len(samples) < (1 if quick else 5) or (not quick and time.perf_counter() - start < 0.4):
-        t0 = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - t0) * 1e9 / items)
-    print(json.dumps({"suite": "nn", "case": case, "impl": "torch", "items": items,
-                      "ns_per_item": statistics.median(samples), "samples": len(samples)}))
-    sys.stdout.flush()
-
-
 def main():
-    quick = bool(os.environ.get("LOCKSTEP_BENCH_QUICK"))
     threads = int(os.environ.get("LOCKSTEP_BENCH_THREADS", "2"))
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -108,7 +94,7 @@ def main():
         return loss.item()
 
     print(f"bench nn/train step b32 (torch, {threads} threads) ...", file=sys.stderr)
-    measure("train step b32", BATCH, step, quick)
+    benchkit.measure("nn", "torch", "train step b32", BATCH, lambda s: step())
     assert math.isfinite(step())
 
 

@@ -6,15 +6,13 @@ shifts 13/7/17, used only to lay out boxes), so both sides time the same boxes.
 Honours LOCKSTEP_BENCH_QUICK (one sample). Reads nothing from the network.
 """
 
-import json
-import os
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 import torchvision
+
+import benchkit
 
 MASK = (1 << 64) - 1
 
@@ -63,33 +61,14 @@ def workload(n):
     )
 
 
-def measure(case, items, run, quick):
-    run()
-    samples = []
-    started = time.perf_counter()
-    while len(samples) < (1 if quick else 5) or (not quick and time.perf_counter() - started < 0.4):
-        t = time.perf_counter_ns()
-        run()
-        samples.append((time.perf_counter_ns() - t) / items)
-    record = {
-        "suite": "postprocess",
-        "case": case,
-        "impl": "torchvision",
-        "items": items,
-        "ns_per_item": statistics.median(samples),
-        "samples": len(samples),
-    }
-    print(json.dumps(record), flush=True)
-
-
 def main():
     torch.set_num_threads(1)
-    quick = os.environ.get("LOCKSTEP_BENCH_QUICK") is not None
     for label, n in [("1k", 1_000), ("10k", 10_000), ("50k", 50_000)]:
         boxes, scores = workload(n)
         kept = torchvision.ops.nms(boxes, scores, 0.5).numel()
         print(f"bench postprocess/nms clustered {label}: {n} boxes, {kept} kept", file=sys.stderr)
-        measure(f"nms clustered {label}", n, lambda: torchvision.ops.nms(boxes, scores, 0.5), quick)
+        benchkit.measure("postprocess", "torchvision", f"nms clustered {label}", n,
+                         lambda s: torchvision.ops.nms(boxes, scores, 0.5))
 
 
 if __name__ == "__main__":

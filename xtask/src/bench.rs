@@ -272,3 +272,53 @@ fn machine_summary() -> String {
         .unwrap_or(0);
     format!("{cpu}, {cores} cores")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(implementation: &str, case: &str, ns: f64) -> Record {
+        Record {
+            suite: "s".into(),
+            case: case.into(),
+            implementation: implementation.into(),
+            items: 1,
+            ns_per_item: ns,
+            samples: 5,
+            min_speedup: BTreeMap::new(),
+            max_ns_per_item: None,
+        }
+    }
+
+    #[test]
+    fn joins_each_case_with_its_peers_and_checks_targets() {
+        let mut ours = record("lockstep", "a", 10.0);
+        ours.min_speedup.insert("numpy".into(), 1.5);
+        ours.max_ns_per_item = Some(8.0);
+        let rows = join(&[
+            ours,
+            record("numpy", "a", 20.0),
+            record("numpy", "b", 1.0),
+            record("lockstep", "c", 3.0),
+        ]);
+        assert_eq!(rows.len(), 3, "ceiling row, peer row, lone row");
+        assert_eq!(rows[0].met, Some(false), "10 ns is over the 8 ns ceiling");
+        assert_eq!(rows[1].speedup, Some(2.0));
+        assert_eq!(rows[1].met, Some(true), "2x meets 1.5x");
+        assert_eq!(rows[2].case, "c");
+        assert_eq!(rows[2].met, None);
+    }
+
+    #[test]
+    fn bad_or_missing_records_are_errors() {
+        assert!(parse_records("no records here\n", "x").is_err());
+        assert!(parse_records("{\"suite\": 1}\n", "x").is_err());
+        let good = serde_json::to_string(&record("lockstep", "a", 1.0)).unwrap();
+        assert_eq!(
+            parse_records(&format!("progress\n{good}\n"), "x")
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

@@ -169,3 +169,51 @@ fn read_version(root: &Path, header: &Path) -> Result<String> {
     }
     bail!("cannot tell the libtorch version from {}", header.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("xtask-libtorch-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("lib")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn reads_the_wheel_version_and_drops_the_local_tag() {
+        let dir = scratch("wheel");
+        std::fs::write(
+            dir.join("version.py"),
+            "__version__ = '2.11.0+cu130'\ngit_version = 'x'\n",
+        )
+        .unwrap();
+        assert_eq!(read_version(&dir, &dir.join("none.h")).unwrap(), "2.11.0");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_a_zip_build_version() {
+        let dir = scratch("zip");
+        std::fs::write(dir.join("build-version"), "2.11.0+cpu\n").unwrap();
+        assert_eq!(read_version(&dir, &dir.join("none.h")).unwrap(), "2.11.0");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_tree_of_another_version_or_without_libraries_is_refused() {
+        let dir = scratch("old");
+        std::fs::write(dir.join("version.py"), "__version__ = '2.10.0'\n").unwrap();
+        let missing = check_tree(&dir).unwrap_err().to_string();
+        assert!(missing.contains("libtorch_cpu.so"), "{missing}");
+        std::fs::write(dir.join("lib").join("libtorch_cpu.so"), b"").unwrap();
+        let old = check_tree(&dir).unwrap_err().to_string();
+        assert!(
+            old.contains("2.10.0") && old.contains(TORCH_VERSION),
+            "{old}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

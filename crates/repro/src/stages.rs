@@ -54,6 +54,22 @@ fn all_equal(hashes: &[String]) -> bool {
     hashes.windows(2).all(|w| w[0] == w[1])
 }
 
+/// The row of a check whose run produced `hashes` that must all be equal.
+fn equal_hashes(
+    stage: &str,
+    check: &str,
+    detail: String,
+    hashes: Result<Vec<String>, String>,
+) -> CheckRow {
+    match hashes {
+        Ok(hashes) => {
+            let pass = all_equal(&hashes);
+            CheckRow::new(stage, check, hashes, pass, detail)
+        }
+        Err(e) => CheckRow::failed(stage, check, e),
+    }
+}
+
 fn pool(threads: usize) -> Result<rayon::ThreadPool, String> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -128,19 +144,12 @@ pub fn data_order_threads(root: &SeedTree) -> CheckRow {
         }
         Ok(hashes)
     };
-    match run() {
-        Ok(hashes) => {
-            let pass = all_equal(&hashes);
-            CheckRow::new(
-                "data",
-                check,
-                hashes,
-                pass,
-                format!("n = {N}, 2 epochs: sequential, then 1, 2, 8 threads"),
-            )
-        }
-        Err(e) => CheckRow::failed("data", check, e),
-    }
+    equal_hashes(
+        "data",
+        check,
+        format!("n = {N}, 2 epochs: sequential, then 1, 2, 8 threads"),
+        run(),
+    )
 }
 
 /// Resume from the state after `k` samples, through JSON, for several `k`.
@@ -167,19 +176,12 @@ pub fn sampler_resume(root: &SeedTree) -> CheckRow {
         }
         Ok(hashes)
     };
-    match run() {
-        Ok(hashes) => {
-            let pass = all_equal(&hashes);
-            CheckRow::new(
-                "data",
-                check,
-                hashes,
-                pass,
-                format!("n = {N}, 2 epochs, state via JSON"),
-            )
-        }
-        Err(e) => CheckRow::failed("data", check, e),
-    }
+    equal_hashes(
+        "data",
+        check,
+        format!("n = {N}, 2 epochs, state via JSON"),
+        run(),
+    )
 }
 
 /// The union of all ranks' samples, by position, for several world sizes, and a
@@ -232,19 +234,12 @@ pub fn shard_union(root: &SeedTree) -> CheckRow {
         hashes.push(hash_u64s(&order));
         Ok(hashes)
     };
-    match run() {
-        Ok(hashes) => {
-            let pass = all_equal(&hashes);
-            CheckRow::new(
-                "data",
-                check,
-                hashes,
-                pass,
-                format!("n = {N}: global, then the union for each world"),
-            )
-        }
-        Err(e) => CheckRow::failed("data", check, e),
-    }
+    equal_hashes(
+        "data",
+        check,
+        format!("n = {N}: global, then the union for each world"),
+        run(),
+    )
 }
 
 fn augment_batch(root: &SeedTree) -> Vec<Sample> {
@@ -326,19 +321,12 @@ pub fn augment_threads_and_replay(root: &SeedTree) -> CheckRow {
         hashes.push(short_hash(&augmented_bytes(&replayed?)));
         Ok(hashes)
     };
-    match run() {
-        Ok(hashes) => {
-            let pass = all_equal(&hashes);
-            CheckRow::new(
-                "augment",
-                check,
-                hashes,
-                pass,
-                "16 images: 1 thread, 2 threads, replay of the recorded parameters".into(),
-            )
-        }
-        Err(e) => CheckRow::failed("augment", check, e),
-    }
+    equal_hashes(
+        "augment",
+        check,
+        "16 images: 1 thread, 2 threads, replay of the recorded parameters".into(),
+        run(),
+    )
 }
 
 /// NMS on clustered boxes with deliberate score ties, and on shuffled copies: the kept
@@ -384,17 +372,10 @@ pub fn nms_permutation(root: &SeedTree) -> CheckRow {
         }
         Ok(hashes)
     };
-    match run() {
-        Ok(hashes) => {
-            let pass = all_equal(&hashes);
-            CheckRow::new(
-                "postprocess",
-                check,
-                hashes,
-                pass,
-                "480 clustered boxes, tied scores: original and 3 permutations".into(),
-            )
-        }
-        Err(e) => CheckRow::failed("postprocess", check, e),
-    }
+    equal_hashes(
+        "postprocess",
+        check,
+        "480 clustered boxes, tied scores: original and 3 permutations".into(),
+        run(),
+    )
 }
