@@ -208,7 +208,7 @@ fn join(records: &[Record]) -> Vec<Row> {
                 peer: Some(peer.implementation.clone()),
                 peer_ns_per_item: Some(peer.ns_per_item),
                 speedup: Some(speedup),
-                target: wanted.map(|w| format!(">= {w}x")),
+                target: wanted.map(|w| format!(">= {w:.2}x")),
                 met: wanted.map(|w| speedup >= w),
             });
         }

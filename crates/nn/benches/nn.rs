@@ -8,8 +8,8 @@ use lockstep_benchkit::Suite;
 use lockstep_nn::models::detector::build_targets;
 use lockstep_nn::synthetic::shapes_batch;
 use lockstep_nn::{
-    Batch, DetectorConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig, ProgressMode,
-    TinyDetector, TraceOptions, TrainConfig, Trainer,
+    Batch, DetectorConfig, DeterminismConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig,
+    ProgressMode, TinyDetector, TraceOptions, TrainConfig, Trainer,
 };
 use lockstep_seeding::SeedTree;
 
@@ -58,30 +58,46 @@ fn main() {
         })
     };
 
-    // Strict and default alternate within one run so machine load hits both alike.
-    // The determinism mode is process-wide and set when a trainer is built, so each
-    // trainer is built right before its cases and warmed up first.
+    // The determinism mode is process-wide: each trainer sets it when it is built, so
+    // the mode is applied again right before each case, and each case is warmed up.
     let warm = |t: &mut Trainer<TinyDetector>, source: &mut dyn lockstep_nn::BatchSource| {
-        for _ in 0..5 {
+        for _ in 0..20 {
             t.train_step(source).expect("warm-up step");
         }
     };
+    let apply = |mode: Mode| {
+        let mut config = DeterminismConfig::strict(threads);
+        config.mode = mode;
+        lockstep_nn::enable(&config).expect("determinism switch");
+    };
     let mut strict = trainer(Mode::Strict, threads);
-    warm(&mut strict, &mut source);
-    let r = suite.measure("train step b32", BATCH, |_| {
-        strict.train_step(&mut source).expect("step")
-    });
-    suite.emit(&r.min_speedup("torch", 0.95));
-    let r = suite.measure("train step strict", BATCH, |_| {
-        strict.train_step(&mut source).expect("step")
-    });
-    suite.emit(&r);
     let mut default = trainer(Mode::Default, threads);
+    // The cost of determinism: strict mode is "ours", libtorch's default mode is the
+    // peer, so the report's ratio is default time over strict time; at most 5% more
+    // time in strict mode is a ratio of at least 1/1.05. The first steps of a process
+    // are slower (allocator and thread pool warm-up), so both are warmed up well.
+    apply(Mode::Default);
     warm(&mut default, &mut source);
-    let r = suite.measure("train step default", BATCH, |_| {
+    let mut r = suite.measure("determinism cost (strict vs default)", BATCH, |_| {
         default.train_step(&mut source).expect("step")
     });
+    r.implementation = "libtorch-default-mode".into();
     suite.emit(&r);
+    apply(Mode::Strict);
+    warm(&mut strict, &mut source);
+    let r = suite.measure("determinism cost (strict vs default)", BATCH, |_| {
+        strict.train_step(&mut source).expect("step")
+    });
+    // The same strict-mode measurement is our side against PyTorch.
+    let mut against_torch = r.clone();
+    against_torch.case = "train step b32".into();
+    suite.emit(&against_torch.min_speedup("torch", 0.95));
+    let mut untraced = r.clone();
+    suite.emit(&r.min_speedup("libtorch-default-mode", 1.0 / 1.05));
+    untraced.implementation = "untraced".into();
+    untraced.case = "trace mode overhead".into();
+    untraced.min_speedup.clear();
+    suite.emit(&untraced);
 
     let mut traced = trainer(Mode::Strict, threads);
     let dir = std::env::temp_dir().join(format!("lockstep-nn-bench-{}", std::process::id()));
@@ -89,7 +105,7 @@ fn main() {
     traced
         .enable_trace(&dir.join("trace.jsonl"), TraceOptions::default())
         .expect("trace");
-    let r = suite.measure("train step traced", BATCH, |_| {
+    let r = suite.measure("trace mode overhead", BATCH, |_| {
         traced.train_step(&mut source).expect("step")
     });
     suite.emit(&r);

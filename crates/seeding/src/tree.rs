@@ -1,7 +1,7 @@
 //! [`SeedTree`]: a node of the seed tree, with its key and its path.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::derive::{self, Key};
 use crate::draws::SeedRng;
@@ -15,6 +15,48 @@ pub enum Root {
     U64(u64),
     /// A root made by [`SeedTree::from_bytes`].
     Bytes([u8; 32]),
+}
+
+/// A node's own step as the node stores it: labels of up to [`INLINE_LABEL`] bytes are
+/// kept inline, so deriving a labelled child allocates nothing; the public [`Step`] is
+/// made from it when a path is read or a grandchild needs this node's link.
+#[derive(Debug, Clone)]
+enum OwnStep {
+    Index(u64),
+    ShortLabel { len: u8, bytes: [u8; INLINE_LABEL] },
+    Label(Arc<str>),
+}
+
+/// The longest label stored inline.
+const INLINE_LABEL: usize = 30;
+
+impl OwnStep {
+    fn label(label: &str) -> Self {
+        let raw = label.as_bytes();
+        if raw.len() <= INLINE_LABEL {
+            let mut bytes = [0u8; INLINE_LABEL];
+            bytes[..raw.len()].copy_from_slice(raw);
+            Self::ShortLabel {
+                len: raw.len() as u8,
+                bytes,
+            }
+        } else {
+            Self::Label(label.into())
+        }
+    }
+
+    fn to_step(&self) -> Step {
+        match self {
+            Self::Index(i) => Step::Index(*i),
+            // The bytes were copied from a `&str` whole, so they are valid UTF-8.
+            Self::ShortLabel { len, bytes } => Step::Label(
+                String::from_utf8_lossy(&bytes[..usize::from(*len)])
+                    .as_ref()
+                    .into(),
+            ),
+            Self::Label(label) => Step::Label(label.clone()),
+        }
+    }
 }
 
 /// A link in the persistent list of steps from the root; children share their
@@ -35,7 +77,13 @@ struct PathLink {
 pub struct SeedTree {
     root: Root,
     key: Key,
-    last: Option<Arc<PathLink>>,
+    /// The links from the root to this node's parent, shared with its siblings.
+    parent: Option<Arc<PathLink>>,
+    /// This node's own step; `None` at the root.
+    step: Option<OwnStep>,
+    /// This node's link, made the first time it has a child, so that many children of
+    /// one node share it instead of each allocating a copy.
+    link: OnceLock<Option<Arc<PathLink>>>,
 }
 
 impl SeedTree {
@@ -44,7 +92,9 @@ impl SeedTree {
         Self {
             root: Root::U64(seed),
             key: derive::root_from_u64(seed),
-            last: None,
+            parent: None,
+            step: None,
+            link: OnceLock::new(),
         }
     }
 
@@ -53,7 +103,9 @@ impl SeedTree {
         Self {
             root: Root::Bytes(bytes),
             key: derive::root_from_bytes(&bytes),
-            last: None,
+            parent: None,
+            step: None,
+            link: OnceLock::new(),
         }
     }
 
@@ -62,7 +114,9 @@ impl SeedTree {
         Self {
             root: self.root,
             key: derive::label_child(&self.key, label),
-            last: Some(self.link(Step::Label(label.into()))),
+            parent: self.own_link(),
+            step: Some(OwnStep::label(label)),
+            link: OnceLock::new(),
         }
     }
 
@@ -71,7 +125,9 @@ impl SeedTree {
         Self {
             root: self.root,
             key: derive::index_child(&self.key, i),
-            last: Some(self.link(Step::Index(i))),
+            parent: self.own_link(),
+            step: Some(OwnStep::Index(i)),
+            link: OnceLock::new(),
         }
     }
 
@@ -128,8 +184,8 @@ impl SeedTree {
 
     /// The steps from the root to this node.
     pub fn steps(&self) -> Vec<Step> {
-        let mut steps = Vec::new();
-        let mut link = self.last.as_deref();
+        let mut steps: Vec<Step> = self.step.iter().map(OwnStep::to_step).collect();
+        let mut link = self.parent.as_deref();
         while let Some(l) = link {
             steps.push(l.step.clone());
             link = l.parent.as_deref();
@@ -140,8 +196,8 @@ impl SeedTree {
 
     /// The number of steps from the root.
     pub fn depth(&self) -> usize {
-        let mut depth = 0;
-        let mut link = self.last.as_deref();
+        let mut depth = usize::from(self.step.is_some());
+        let mut link = self.parent.as_deref();
         while let Some(l) = link {
             depth += 1;
             link = l.parent.as_deref();
@@ -175,11 +231,18 @@ impl SeedTree {
         crate::draws::unit_f32_from(self.u64_at(i))
     }
 
-    fn link(&self, step: Step) -> Arc<PathLink> {
-        Arc::new(PathLink {
-            parent: self.last.clone(),
-            step,
-        })
+    /// This node's link in the path list (`None` at the root), made once.
+    fn own_link(&self) -> Option<Arc<PathLink>> {
+        self.link
+            .get_or_init(|| {
+                self.step.as_ref().map(|step| {
+                    Arc::new(PathLink {
+                        parent: self.parent.clone(),
+                        step: step.to_step(),
+                    })
+                })
+            })
+            .clone()
     }
 }
 
