@@ -115,6 +115,58 @@ impl Suite {
         }
     }
 
+    /// Times two implementations of one case, alternating a sample of each (and which
+    /// goes first) so that drift in the machine's speed falls on both alike. Returns
+    /// the records of `a` and `b`, labelled `lockstep` and `peer`.
+    pub fn measure_alternating<T, U>(
+        &self,
+        case: &str,
+        items: u64,
+        peer: &str,
+        mut a: impl FnMut(u32) -> T,
+        mut b: impl FnMut(u32) -> U,
+    ) -> (Record, Record) {
+        eprintln!("bench {}/{case} (alternating with {peer}) …", self.name);
+        black_box(a(0));
+        black_box(b(0));
+        let (mut per_a, mut per_b) = (Vec::new(), Vec::new());
+        let started = Instant::now();
+        let mut sample = 1;
+        while per_a.len() < self.budget.min_samples as usize
+            || started.elapsed() < self.budget.min_time * 2
+        {
+            let mut time_a = || {
+                let t = Instant::now();
+                black_box(a(sample));
+                per_a.push(t.elapsed().as_nanos() as f64 / items.max(1) as f64);
+            };
+            let mut time_b = || {
+                let t = Instant::now();
+                black_box(b(sample));
+                per_b.push(t.elapsed().as_nanos() as f64 / items.max(1) as f64);
+            };
+            if sample % 2 == 0 {
+                time_a();
+                time_b();
+            } else {
+                time_b();
+                time_a();
+            }
+            sample += 1;
+        }
+        let record = |implementation: &str, per_item: &mut Vec<f64>| Record {
+            suite: self.name.clone(),
+            case: case.to_string(),
+            implementation: implementation.to_string(),
+            items,
+            ns_per_item: median(per_item),
+            samples: per_item.len() as u32,
+            min_speedup: BTreeMap::new(),
+            max_ns_per_item: None,
+        };
+        (record("lockstep", &mut per_a), record(peer, &mut per_b))
+    }
+
     /// Prints a record as one JSON line on standard output.
     pub fn emit(&self, record: &Record) {
         println!("{}", serde_json::to_string(record).unwrap_or_default());
@@ -177,6 +229,31 @@ mod tests {
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"impl\":\"lockstep\""));
         assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), r);
+    }
+
+    #[test]
+    fn alternating_measures_both_sides_equally_often() {
+        let suite = Suite {
+            name: "t".into(),
+            budget: Budget {
+                min_samples: 4,
+                min_time: Duration::ZERO,
+            },
+        };
+        let (mut calls_a, mut calls_b) = (0, 0);
+        let (a, b) =
+            suite.measure_alternating("case", 10, "other", |_| calls_a += 1, |_| calls_b += 1);
+        assert_eq!(
+            (calls_a, calls_b),
+            (5, 5),
+            "one warm-up each plus four samples"
+        );
+        assert_eq!((a.samples, b.samples), (4, 4));
+        assert_eq!(
+            (a.implementation.as_str(), b.implementation.as_str()),
+            ("lockstep", "other")
+        );
+        assert_eq!(a.case, b.case);
     }
 
     #[test]

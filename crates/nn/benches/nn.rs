@@ -51,12 +51,15 @@ fn main() {
     let (images, objects) =
         shapes_batch(&SeedTree::from_u64(9), 0, BATCH, det.image_size as u32).expect("data");
     let targets = build_targets(&objects, &det).expect("targets");
-    let mut source = |_k: u64| {
+    // The same fixed batch every step; two sources, so two trainers can step in turn.
+    let fixed = |_k: u64| {
         Ok(Batch {
             inputs: images.shallow_clone(),
             targets: targets.shallow_clone(),
         })
     };
+    let mut source = fixed;
+    let mut other_source = fixed;
 
     // The determinism mode is process-wide: each trainer sets it when it is built, so
     // the mode is applied again right before each case, and each case is warmed up.
@@ -75,25 +78,34 @@ fn main() {
     // The cost of determinism: strict mode is "ours", libtorch's default mode is the
     // peer, so the report's ratio is default time over strict time; at most 5% more
     // time in strict mode is a ratio of at least 1/1.05. The first steps of a process
-    // are slower (allocator and thread pool warm-up), so both are warmed up well.
+    // are slower (allocator and thread pool warm-up), so both are warmed up well, and
+    // the two modes take turns sample by sample so drift in the machine hits both.
     apply(Mode::Default);
-    warm(&mut default, &mut source);
-    let mut r = suite.measure("determinism cost (strict vs default)", BATCH, |_| {
-        default.train_step(&mut source).expect("step")
-    });
-    r.implementation = "libtorch-default-mode".into();
-    suite.emit(&r);
+    warm(&mut default, &mut other_source);
     apply(Mode::Strict);
     warm(&mut strict, &mut source);
-    let r = suite.measure("determinism cost (strict vs default)", BATCH, |_| {
-        strict.train_step(&mut source).expect("step")
-    });
+    let (r, default_mode) = suite.measure_alternating(
+        "determinism cost (strict vs default)",
+        BATCH,
+        "libtorch-default-mode",
+        |_| {
+            apply(Mode::Strict);
+            strict.train_step(&mut source).expect("step")
+        },
+        |_| {
+            apply(Mode::Default);
+            default.train_step(&mut other_source).expect("step")
+        },
+    );
+    suite.emit(&default_mode);
+    apply(Mode::Strict);
     // The same strict-mode measurement is our side against PyTorch.
     let mut against_torch = r.clone();
     against_torch.case = "train step b32".into();
     suite.emit(&against_torch.min_speedup("torch", 0.95));
     let mut untraced = r.clone();
     suite.emit(&r.min_speedup("libtorch-default-mode", 1.0 / 1.05));
+    // Trace mode against the same strict step without it.
     untraced.implementation = "untraced".into();
     untraced.case = "trace mode overhead".into();
     untraced.min_speedup.clear();
