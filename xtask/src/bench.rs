@@ -149,6 +149,12 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let rows = join(&records);
     print_table(&rows);
+    let missed = rows.iter().filter(|r| r.met == Some(false)).count();
+    let checked = rows.iter().filter(|r| r.met.is_some()).count();
+    println!(
+        "\n{} of {checked} targets met, {missed} missed (ratios from this run only)",
+        checked - missed
+    );
     let report = Report {
         machine: machine_summary(),
         records,

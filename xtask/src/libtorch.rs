@@ -1,7 +1,7 @@
 //! libtorch for `tch = "=0.24.0"`: the user's `LIBTORCH`, or a minimal tree from PyPI's
 //! `torch==2.11.0` wheel installed under `target/lockstep-py/`.
 //!
-//! The recipe is `shared/libtorch.md`'s: `pip install --no-deps --target` of the torch
+//! The recipe (the team's verified libtorch set-up): `pip install --no-deps --target` of the torch
 //! wheel and the two small NVIDIA wheels that `libtorch_cpu.so` needs even on CPU, then
 //! the CUDA-only libraries are removed so torch-sys links `torch_cpu` and `c10` alone.
 //! The tree is built in a staging folder and renamed into place, so an interrupted

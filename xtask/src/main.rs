@@ -90,7 +90,67 @@ fn repro(args: &[String]) -> Result<()> {
     let torch = libtorch::ensure()?;
     let env = torch.env();
     workspace::step("build the reproducibility suite (release)");
+    let args = repro_args(args, &std::env::current_dir()?, &workspace::target_dir());
     let mut cargo_args = vec!["run", "--release", "--package", "lockstep-repro", "--"];
     cargo_args.extend(args.iter().map(String::as_str));
     workspace::cargo(&cargo_args, &env)
+}
+
+/// The suite's arguments with `--data` and `--out` made absolute against the folder the
+/// user ran the xtask from (cargo runs it from the workspace root), and `--out`
+/// defaulting to `target/repro`.
+fn repro_args(args: &[String], cwd: &std::path::Path, target: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 2);
+    let mut has_out = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        out.push(arg.clone());
+        if arg == "--data" || arg == "--out" {
+            has_out |= arg == "--out";
+            if let Some(path) = it.next() {
+                out.push(cwd.join(path).to_string_lossy().into_owned());
+            }
+        }
+    }
+    if !has_out && !args.iter().any(|a| a == "-h" || a == "--help") {
+        out.push("--out".into());
+        out.push(target.join("repro").to_string_lossy().into_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn repro_paths_are_resolved_where_the_user_is() {
+        let args: Vec<String> = ["--data", "coco", "--seed", "3", "--out", "/abs"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = repro_args(&args, Path::new("/home/u/work"), Path::new("/ws/target"));
+        assert_eq!(
+            got,
+            [
+                "--data",
+                "/home/u/work/coco",
+                "--seed",
+                "3",
+                "--out",
+                "/abs"
+            ]
+        );
+        let got = repro_args(
+            &["--quick".into()],
+            Path::new("/x"),
+            Path::new("/ws/target"),
+        );
+        assert_eq!(got, ["--quick", "--out", "/ws/target/repro"]);
+        assert_eq!(
+            repro_args(&["--help".into()], Path::new("/x"), Path::new("/t")),
+            ["--help"]
+        );
+    }
 }

@@ -51,10 +51,13 @@ impl Venv {
         let status = Command::new(&python)
             .args([OsStr::new("-m"), OsStr::new("venv"), venv.dir.as_os_str()])
             .status()
-            .context("could not run `python3 -m venv`")?;
+            .with_context(|| format!("could not run `{} -m venv`", python.to_string_lossy()))?;
         if !status.success() || !venv.python().exists() {
             let _ = std::fs::remove_dir_all(&venv.dir);
-            bail!("`python3 -m venv` failed: {INSTALL_HINT}");
+            bail!(
+                "`{} -m venv` failed: {INSTALL_HINT}",
+                python.to_string_lossy()
+            );
         }
         Ok(venv)
     }

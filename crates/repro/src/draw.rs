@@ -43,10 +43,9 @@ pub fn overlay(image: &RgbImage, truth: &[Drawn], detections: &[Drawn], scale: u
 /// Tiles images left to right, `columns` per row.
 pub fn grid(images: &[RgbImage], columns: usize) -> RgbImage {
     let columns = columns.max(1);
-    let (w, h) = images
-        .first()
-        .map(|i| (i.width(), i.height()))
-        .unwrap_or((1, 1));
+    // Tiles as large as the largest image, so mixed sizes neither overlap nor clip.
+    let w = images.iter().map(|i| i.width()).max().unwrap_or(1);
+    let h = images.iter().map(|i| i.height()).max().unwrap_or(1);
     let rows = images.len().div_ceil(columns).max(1);
     let mut out = RgbImage::new(w * columns as u32, h * rows as u32);
     for (k, image) in images.iter().enumerate() {

@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The fewest steps: the suite kills a run between step 1 and the last but one.
+const MIN_STEPS: u64 = 4;
+/// The most steps a run may take (far beyond any useful suite).
+const MAX_STEPS: u64 = 10_000_000;
+
 /// Where training runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,21 +93,11 @@ impl Options {
                 "--seed" => options.seed = parse_number("--seed", &value("--seed")?)?,
                 "--steps" => {
                     let steps = parse_number("--steps", &value("--steps")?)?;
-                    if steps < 4 {
-                        return Err(Error::Config(format!(
-                            "--steps must be at least 4, got {steps}"
-                        )));
-                    }
                     options.steps = Some(steps);
                 }
                 "--threads" => {
                     let threads = parse_number("--threads", &value("--threads")?)?;
-                    if !(1..=1024).contains(&threads) {
-                        return Err(Error::Config(format!(
-                            "--threads must be in 1..=1024, got {threads}"
-                        )));
-                    }
-                    options.threads = threads as usize;
+                    options.threads = usize::try_from(threads).unwrap_or(usize::MAX);
                 }
                 "--data" => options.data = Some(PathBuf::from(value("--data")?)),
                 "--out" => options.out = PathBuf::from(value("--out")?),
@@ -114,7 +109,26 @@ impl Options {
                 }
             }
         }
+        options.validate()?;
         Ok(options)
+    }
+
+    /// Checks what `parse` checks, for options built in code.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(steps) = self.steps {
+            if !(MIN_STEPS..=MAX_STEPS).contains(&steps) {
+                return Err(Error::Config(format!(
+                    "--steps must be in {MIN_STEPS}..={MAX_STEPS}, got {steps}"
+                )));
+            }
+        }
+        if !(1..=1024).contains(&self.threads) {
+            return Err(Error::Config(format!(
+                "--threads must be in 1..=1024, got {}",
+                self.threads
+            )));
+        }
+        Ok(())
     }
 
     /// The training steps per run.

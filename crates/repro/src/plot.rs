@@ -1,5 +1,5 @@
-//! The loss curves of the suite's runs, overlaid in one SVG, with the first divergence
-//! marked when there is one.
+//! The loss curves of the suite's runs, overlaid in one SVG, with a step marked when
+//! there is one to mark (where a control perturbed the run).
 
 use std::path::Path;
 
@@ -25,12 +25,13 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// Draws `curves` into an SVG at `path`; `divergence` marks a step with a vertical line.
+/// Draws `curves` into an SVG at `path`; `marker` draws a vertical line at a step, with
+/// its legend text.
 pub fn loss_curves(
     path: &Path,
     title: &str,
     curves: &[Curve],
-    divergence: Option<usize>,
+    marker: Option<(usize, String)>,
 ) -> Result<()> {
     let plot_error = |e: String| Error::Image {
         path: path.to_path_buf(),
@@ -90,14 +91,14 @@ pub fn loss_curves(
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
             });
     }
-    if let Some(step) = divergence {
+    if let Some((step, text)) = marker {
         chart
             .draw_series(LineSeries::new(
                 vec![(step, low - pad), (step, high + pad)],
                 RED.stroke_width(2),
             ))
             .map_err(|e| plot_error(e.to_string()))?
-            .label(format!("first divergence: step {step}"))
+            .label(text)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
     }
     chart

@@ -26,7 +26,8 @@ pub struct Report {
     pub map_50: Option<f64>,
     /// Validation mAP@0.5:0.95 of the reference run.
     pub map: Option<f64>,
-    /// Training steps per second of the reference run (strict mode).
+    /// Training steps per second of the reference run (strict mode), measured while run
+    /// B trained alongside it, as the suite runs them.
     pub steps_per_second: Option<f64>,
     /// Seconds per phase of the suite.
     pub timings: Vec<(String, f64)>,

@@ -21,6 +21,7 @@ use lockstep_nn::{
 };
 use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
 use lockstep_seeding::SeedTree;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -103,10 +104,10 @@ pub struct WorkerSpec {
     pub evaluate: bool,
 }
 
-/// A detection as drawn: box, class, score.
+/// A detection as drawn: box (in the model's `IMAGE_SIZE`-square input), class, score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DrawnDetection {
-    /// `[x1, y1, x2, y2]` in the image's pixels.
+    /// `[x1, y1, x2, y2]` in pixels of the `IMAGE_SIZE`-square input the model saw.
     pub bbox: [f32; 4],
     /// Class index.
     pub class: u32,
@@ -171,41 +172,66 @@ pub fn progress_path(run_dir: &Path) -> PathBuf {
     run_dir.join("progress")
 }
 
-/// A dataset loaded into memory, with classes renumbered 0.. by category id.
-pub(crate) struct LoadedSplit {
-    pub(crate) samples: Vec<Sample>,
-    pub(crate) image_ids: Vec<u64>,
+/// One split of a COCO dataset, decoded lazily, sample by sample (a user's dataset
+/// need not fit in memory), with category ids mapped to class indices `0..`.
+#[derive(Debug)]
+pub struct Split {
+    coco: CocoDataset,
+    /// The training split's category ids, sorted: class `k` is `class_ids[k]`.
+    class_ids: Vec<u64>,
 }
 
-pub(crate) fn load_split(images: &Path, instances: &Path) -> Result<(LoadedSplit, usize)> {
-    let coco = CocoDataset::open(images, instances, CorruptPolicy::Fail)?;
-    let mut ids: Vec<u64> = coco.categories().iter().map(|c| c.id).collect();
-    ids.sort_unstable();
-    let mut samples = Vec::new();
-    let mut image_ids = Vec::new();
-    for i in 0..coco.len() {
-        let s = coco.get(i)?;
+impl Split {
+    /// Opens a split. `class_ids` comes from the training split so that both splits
+    /// number classes alike; `None` takes this split's own categories.
+    pub fn open(images: &Path, instances: &Path, class_ids: Option<&[u64]>) -> Result<Self> {
+        let coco = CocoDataset::open(images, instances, CorruptPolicy::Fail)?;
+        let class_ids = match class_ids {
+            Some(ids) => ids.to_vec(),
+            None => {
+                let mut ids: Vec<u64> = coco.categories().iter().map(|c| c.id).collect();
+                ids.sort_unstable();
+                ids
+            }
+        };
+        Ok(Self { coco, class_ids })
+    }
+
+    /// The number of images.
+    pub fn len(&self) -> u64 {
+        self.coco.len()
+    }
+
+    /// Whether the split has no images.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes image `index` and maps its labels to class indices.
+    pub fn sample(&self, index: u64) -> Result<(u64, Sample)> {
+        let s = self.coco.get(index)?;
         let boxes = s
             .boxes
             .iter()
             .zip(&s.labels)
             .map(|(b, label)| {
-                let class = ids.binary_search(label).map_err(|_| {
+                let class = self.class_ids.binary_search(label).map_err(|_| {
                     Error::Config(format!(
-                        "{}: category {label} is not among the categories",
-                        instances.display()
+                        "image {} ({}): category {label} is not among the training split's categories {:?}",
+                        s.image_id, s.file_name, self.class_ids
                     ))
                 })?;
                 Ok(LabeledBox::new(b[0], b[1], b[2], b[3], class as u32))
             })
             .collect::<Result<Vec<_>>>()?;
-        samples.push(Sample {
-            image: s.image,
-            boxes,
-        });
-        image_ids.push(s.image_id);
+        Ok((
+            s.image_id,
+            Sample {
+                image: s.image,
+                boxes,
+            },
+        ))
     }
-    Ok((LoadedSplit { samples, image_ids }, ids.len()))
 }
 
 /// The training augmentation: resize to the training side, then flips and colour.
@@ -252,7 +278,7 @@ fn images_tensor(samples: &[Sample]) -> Result<Tensor> {
 /// The batches of training: the sampler's order, each sample augmented with its own
 /// key `…/order/epoch[e]/sample[i]/augment`, on a rayon pool.
 struct SamplerSource<'a> {
-    data: &'a [Sample],
+    data: &'a Split,
     config: SamplerConfig,
     sampler: Sampler,
     compose: Compose,
@@ -278,19 +304,27 @@ impl BatchSource for SamplerSource<'_> {
         if self.inject == Some(Injection::DataOrder { step }) && picks.len() > 1 {
             picks.swap(0, 1);
         }
-        let samples: Vec<Sample> = picks
-            .iter()
-            .map(|p| self.data[p.index as usize].clone())
-            .collect();
         let keys: Vec<SeedTree> = picks
             .iter()
             .map(|p| sample_key(&self.config.epoch_node(p.epoch), p.index))
             .collect();
-        let out = self
-            .pool
-            .install(|| self.compose.apply_batch(samples, &keys))
+        // Decoding and augmenting sample i depend only on (i, its key): in parallel, in
+        // the order of the picks, whatever the thread count.
+        let (data, compose) = (self.data, &self.compose);
+        let out: Vec<Result<Sample>> = self.pool.install(|| {
+            picks
+                .par_iter()
+                .zip(keys.par_iter())
+                .map(|(p, key)| {
+                    let (_, sample) = data.sample(p.index)?;
+                    Ok(compose.apply(sample, key)?.sample)
+                })
+                .collect()
+        });
+        let augmented: Vec<Sample> = out
+            .into_iter()
+            .collect::<Result<_>>()
             .map_err(|e| fail(e.to_string()))?;
-        let augmented: Vec<Sample> = out.into_iter().map(|a| a.sample).collect();
         let objects: Vec<Vec<ObjectBox>> = augmented
             .iter()
             .map(|s| {
@@ -310,7 +344,8 @@ impl BatchSource for SamplerSource<'_> {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::from_str(&self.sampler.state().to_json()).unwrap_or(serde_json::Value::Null)
+        // A sampler state is integers, booleans and strings: it always encodes.
+        serde_json::to_value(self.sampler.state()).unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -344,18 +379,28 @@ fn train_config(spec: &WorkerSpec) -> TrainConfig {
 /// Runs one worker and writes its result file.
 pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
     std::fs::create_dir_all(&spec.run_dir).map_err(|e| Error::io(&spec.run_dir, e))?;
-    let (train, classes) = load_split(&spec.data.train_images, &spec.data.train_instances)?;
-    if train.samples.is_empty() {
+    let train = Split::open(&spec.data.train_images, &spec.data.train_instances, None)?;
+    if train.is_empty() {
         return Err(Error::Config("the training split has no images".into()));
     }
+    if train.class_ids.is_empty() {
+        return Err(Error::Config("the training split has no categories".into()));
+    }
+    let classes = train.class_ids.len();
     let root = SeedTree::from_u64(spec.seed).child("train");
     let detector = DetectorConfig {
         image_size: i64::from(IMAGE_SIZE),
         classes: classes as i64,
         ..DetectorConfig::default()
     };
-    let n = train.samples.len() as u64;
-    let epochs = (spec.steps * BATCH_SIZE).div_ceil(n) + 1;
+    let n = train.len();
+    let samples_needed = spec.steps.checked_mul(BATCH_SIZE).ok_or_else(|| {
+        Error::Config(format!(
+            "{} steps of {BATCH_SIZE} samples overflow",
+            spec.steps
+        ))
+    })?;
+    let epochs = samples_needed.div_ceil(n) + 1;
     let sampler_config = SamplerConfig::new(n, root.child("order")).with_epochs(epochs);
     let build = |vs: &lockstep_nn::tch::nn::Path<'_>| {
         if spec.inject == Some(Injection::ClockInit) {
@@ -394,7 +439,7 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
         .build()
         .map_err(|e| Error::Config(format!("a pool of {} threads: {e}", spec.threads)))?;
     let mut source = SamplerSource {
-        data: &train.samples,
+        data: &train,
         config: sampler_config,
         sampler,
         compose: train_pipeline()?,
@@ -433,7 +478,7 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
         train_seconds,
     };
     if spec.evaluate {
-        evaluate_run(spec, &trainer, &mut result)?;
+        evaluate_run(spec, &train.class_ids, &trainer, &mut result)?;
     }
     let path = result_path(&spec.run_dir, spec.resume);
     let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Config(e.to_string()))?;
@@ -444,29 +489,37 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
 /// Detections on the validation split, their hash, and mAP.
 fn evaluate_run(
     spec: &WorkerSpec,
+    class_ids: &[u64],
     trainer: &Trainer<TinyDetector>,
     result: &mut WorkerResult,
 ) -> Result<()> {
-    let (val, _) = load_split(&spec.data.val_images, &spec.data.val_instances)?;
+    let val = Split::open(
+        &spec.data.val_images,
+        &spec.data.val_instances,
+        Some(class_ids),
+    )?;
     let compose = eval_pipeline()?;
     let none = SeedTree::from_u64(0);
     let mut detections = Vec::new();
     let mut truth = Vec::new();
     let mut hasher = blake3::Hasher::new();
-    for (chunk_index, chunk) in val.samples.chunks(64).enumerate() {
-        let resized: Vec<Sample> = chunk
-            .iter()
-            .map(|s| compose.apply(s.clone(), &none).map(|a| a.sample))
-            .collect::<std::result::Result<_, _>>()?;
+    const CHUNK: u64 = 64;
+    for start in (0..val.len()).step_by(CHUNK as usize) {
+        let mut ids = Vec::new();
+        let mut resized = Vec::new();
+        for index in start..(start + CHUNK).min(val.len()) {
+            let (image_id, sample) = val.sample(index)?;
+            ids.push(image_id);
+            resized.push(compose.apply(sample, &none)?.sample);
+        }
         let inputs = images_tensor(&resized)?;
         let pred = trainer
             .predict(&inputs)?
             .f_to_kind(Kind::Float)
             .map_err(lockstep_nn::Error::from)?;
         let decoded = trainer.model().decode(&pred, 0.05)?;
-        for (k, (sample, dets)) in resized.iter().zip(decoded).enumerate() {
-            let image_index = chunk_index * 64 + k;
-            let image_id = val.image_ids[image_index];
+        for (k, ((sample, dets), image_id)) in resized.iter().zip(decoded).zip(ids).enumerate() {
+            let image_index = start as usize + k;
             for b in &sample.boxes {
                 truth.push(GroundTruth {
                     image_id,

@@ -72,3 +72,64 @@ fn bad_options_exit_with_usage() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--steps"));
 }
+
+/// Rewrites the category ids of a COCO file: 1, 2, 3 become 10, 20, 30.
+fn renumber_categories(path: &std::path::Path) {
+    let mut coco: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for category in coco["categories"].as_array_mut().unwrap() {
+        category["id"] = (category["id"].as_u64().unwrap() * 10).into();
+    }
+    for annotation in coco["annotations"].as_array_mut().unwrap() {
+        annotation["category_id"] = (annotation["category_id"].as_u64().unwrap() * 10).into();
+    }
+    std::fs::write(path, serde_json::to_string(&coco).unwrap()).unwrap();
+}
+
+#[test]
+fn a_users_dataset_of_another_size_and_category_ids_runs_through_the_suite() {
+    use lockstep_repro::shapes::{generate, ShapesConfig};
+    let base = std::env::temp_dir().join(format!("lockstep-repro-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let data = base.join("coco");
+    let config = ShapesConfig {
+        train_images: 40,
+        val_images: 8,
+        image_size: 64,
+    };
+    generate(
+        &lockstep_seeding::SeedTree::from_u64(1).child("user"),
+        config,
+        &data,
+    )
+    .unwrap();
+    renumber_categories(&data.join("train").join("instances.json"));
+    renumber_categories(&data.join("val").join("instances.json"));
+    let out = base.join("out");
+    let status = Command::new(env!("CARGO_BIN_EXE_lockstep-repro"))
+        .args(["--quick", "--steps", "8", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("the suite binary starts");
+    assert!(status.success(), "see {}", out.join("report.md").display());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let unchanged = rows
+        .iter()
+        .find(|r| {
+            r["check"]
+                .as_str()
+                .is_some_and(|c| c.contains("unchanged by the suite"))
+        })
+        .expect("the user-dataset row");
+    assert_eq!(unchanged["pass"], serde_json::Value::Bool(true));
+    let quality = rows.iter().find(|r| r["stage"] == "quality").unwrap();
+    assert_eq!(
+        quality["check"],
+        "validation mAP reported (bar not applied)"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+}

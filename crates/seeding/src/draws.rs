@@ -60,6 +60,9 @@ fn check_range(low: f64, high: f64) -> Result<()> {
     if low > high {
         return Err(Error::InvertedRange { low, high });
     }
+    if !(high - low).is_finite() {
+        return Err(Error::RangeTooWide { low, high });
+    }
     Ok(())
 }
 
@@ -162,6 +165,12 @@ impl SeedRng {
     /// `f32` with `u` from [`SeedRng::unit_f32`]. One draw.
     pub fn uniform_f32(&mut self, low: f32, high: f32) -> Result<f32> {
         check_range(f64::from(low), f64::from(high))?;
+        if !(high - low).is_finite() {
+            return Err(Error::RangeTooWide {
+                low: f64::from(low),
+                high: f64::from(high),
+            });
+        }
         let u = self.unit_f32();
         if low == high {
             return Ok(low);

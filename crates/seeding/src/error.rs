@@ -42,6 +42,15 @@ pub enum Error {
         /// Upper bound as given.
         high: f64,
     },
+    /// A float range whose width `high − low` is not finite (it overflows), so no
+    /// uniform draw in it can be computed exactly.
+    #[error("range [{low}, {high}) is too wide: its width overflows")]
+    RangeTooWide {
+        /// Lower bound as given.
+        low: f64,
+        /// Upper bound as given.
+        high: f64,
+    },
     /// A serialized node that does not parse.
     #[error("malformed serialized seed node: {reason}")]
     Malformed {

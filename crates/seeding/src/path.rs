@@ -56,6 +56,12 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Step>> {
             return parse_from(rest, text);
         }
     }
+    if text.starts_with('/') {
+        return Err(Error::BadPath {
+            path: text.to_string(),
+            reason: "a relative path starts with a label or `[`, not `/`".to_string(),
+        });
+    }
     if text.is_empty() || text.starts_with('[') {
         parse_from(text, text)
     } else {

@@ -23,6 +23,14 @@ fn bad_draw_parameters_are_typed_errors() {
         rng.uniform_f32(f32::NAN, 1.0),
         Err(Error::NonFiniteBound { .. })
     ));
+    assert!(matches!(
+        rng.uniform_f64(-f64::MAX, f64::MAX),
+        Err(Error::RangeTooWide { .. })
+    ));
+    assert!(matches!(
+        rng.uniform_f32(-f32::MAX, f32::MAX),
+        Err(Error::RangeTooWide { .. })
+    ));
     assert!(matches!(rng.normal(0.0, -1.0), Err(Error::NegativeStd { std }) if std == -1.0));
     assert!(matches!(
         rng.normal(f64::NAN, 1.0),
