@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::worker::DataPaths;
 
 /// The classes, in COCO category-id order (ids start at 1).
 pub const CLASSES: [&str; 3] = ["rectangle", "ellipse", "triangle"];
@@ -76,14 +77,9 @@ pub struct ShapesDataset {
 }
 
 impl ShapesDataset {
-    /// The images folder of `split` (`train` or `val`).
-    pub fn images_dir(&self, split: &str) -> PathBuf {
-        self.dir.join(split).join("images")
-    }
-
-    /// The COCO annotations of `split`.
-    pub fn instances(&self, split: &str) -> PathBuf {
-        self.dir.join(split).join("instances.json")
+    /// Where its splits' images and annotations are.
+    pub fn paths(&self) -> DataPaths {
+        DataPaths::under(&self.dir)
     }
 }
 
@@ -234,13 +230,27 @@ struct CocoFile {
 /// Writes the dataset for `root` (the node `…/shapes`) into `dir`, replacing what is
 /// there, and returns where it is with its content hash.
 pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<ShapesDataset> {
-    for (split, count) in [("train", config.train_images), ("val", config.val_images)] {
+    let paths = DataPaths::under(dir);
+    for (split, count, images_dir, json_path) in [
+        (
+            "train",
+            config.train_images,
+            &paths.train_images,
+            &paths.train_instances,
+        ),
+        (
+            "val",
+            config.val_images,
+            &paths.val_images,
+            &paths.val_instances,
+        ),
+    ] {
+        // The split's folder holds both its images and its annotations.
         let split_dir = dir.join(split);
-        let images_dir = split_dir.join("images");
         if split_dir.exists() {
             std::fs::remove_dir_all(&split_dir).map_err(|e| Error::io(&split_dir, e))?;
         }
-        std::fs::create_dir_all(&images_dir).map_err(|e| Error::io(&images_dir, e))?;
+        std::fs::create_dir_all(images_dir).map_err(|e| Error::io(images_dir, e))?;
         let node = root.child(split);
         let rendered: Vec<(String, Vec<Object>)> = (0..count)
             .into_par_iter()
@@ -289,9 +299,8 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
                 });
             }
         }
-        let json_path = split_dir.join("instances.json");
         let text = serde_json::to_string(&coco).map_err(|e| Error::Config(e.to_string()))?;
-        std::fs::write(&json_path, text).map_err(|e| Error::io(&json_path, e))?;
+        std::fs::write(json_path, text).map_err(|e| Error::io(json_path, e))?;
     }
     Ok(ShapesDataset {
         dir: dir.to_path_buf(),

@@ -217,7 +217,7 @@ impl Suite {
                 config.train_images, config.val_images, config.image_size
             ),
         });
-        Ok(DataPaths::under(&dir))
+        Ok(first.paths())
     }
 
     fn spec(&self, name: &str, data: &DataPaths) -> WorkerSpec {
