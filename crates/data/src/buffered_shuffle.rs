@@ -40,8 +40,13 @@ pub struct BufferedShuffle<I: Iterator> {
 }
 
 /// The checkpoint of a [`BufferedShuffle`]: configuration and two counters, no items.
+///
+/// Deserializing checks that the counters are consistent in themselves (what
+/// [`BufferedShuffle::state`] always gives): `buffer_size >= 1`, `emitted <= pulled <=
+/// emitted + buffer_size`, and nothing pulled before the first output; anything else is
+/// [`Error::BadState`]. The resume functions check the same again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "BufferedShuffleStateRepr")]
 pub struct BufferedShuffleState {
     format: String,
     buffer_size: u64,
@@ -52,10 +57,58 @@ pub struct BufferedShuffleState {
     pub pulled: u64,
 }
 
+/// The serialized form of a [`BufferedShuffleState`], checked on the way in.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BufferedShuffleStateRepr {
+    format: String,
+    buffer_size: u64,
+    seed: SeedTree,
+    emitted: u64,
+    pulled: u64,
+}
+
+impl TryFrom<BufferedShuffleStateRepr> for BufferedShuffleState {
+    type Error = Error;
+
+    fn try_from(r: BufferedShuffleStateRepr) -> Result<Self> {
+        let state = BufferedShuffleState {
+            format: r.format,
+            buffer_size: r.buffer_size,
+            seed: r.seed,
+            emitted: r.emitted,
+            pulled: r.pulled,
+        };
+        state.check_consistent()?;
+        Ok(state)
+    }
+}
+
 impl BufferedShuffleState {
+    /// The checks of the type's documentation. The buffer holds `pulled − emitted`
+    /// items, so a state outside them cannot have been saved, and replaying towards it
+    /// could run without end on an endless upstream.
+    fn check_consistent(&self) -> Result<()> {
+        let (emitted, pulled, size) = (self.emitted, self.pulled, self.buffer_size);
+        let reason = if size == 0 {
+            "buffer_size is 0".to_string()
+        } else if emitted > pulled {
+            format!("emitted {emitted} is more than pulled {pulled}")
+        } else if pulled - emitted > size {
+            format!("pulled {pulled} − emitted {emitted} is more than buffer_size {size}")
+        } else if emitted == 0 && pulled != 0 {
+            format!("pulled {pulled} before the first output")
+        } else {
+            return Ok(());
+        };
+        Err(Error::BadState { reason })
+    }
+
     /// The state as JSON.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // A struct of strings and integers, plus a seed node whose `Serialize` never
+        // fails, always serializes to a String.
+        serde_json::to_string(self).expect("a buffered-shuffle state always serializes")
     }
 
     /// A state from JSON, with [`Error::BadState`] for anything malformed.
@@ -97,8 +150,11 @@ impl<I: Iterator> BufferedShuffle<I> {
     /// exactly where the saved one stopped.
     ///
     /// Errors: as [`BufferedShuffle::new`]; [`Error::StateMismatch`] naming `format`,
-    /// `buffer_size` or `seed` when they differ; [`Error::ReplayDiverged`] when the
-    /// replayed upstream ends early or is consumed at another pace than recorded.
+    /// `buffer_size` or `seed` when they differ; [`Error::BadState`] for counters that
+    /// no shuffle can reach (checked before replaying); [`Error::ReplayDiverged`] when
+    /// the replayed upstream ends early or is consumed at another pace than recorded.
+    ///
+    /// The replay takes `state.emitted` steps at most, fewer if the upstream ends.
     pub fn resume(
         upstream_from_start: I,
         node: &SeedTree,
@@ -186,6 +242,12 @@ impl<D: Dataset> BufferedShuffle<DatasetIter<D>> {
         state: &BufferedShuffleState,
     ) -> Result<Self> {
         check_state(node, buffer_size, state)?;
+        if state.pulled > dataset.len() {
+            return Err(Error::ReplayDiverged {
+                expected: state.pulled,
+                found: dataset.len(),
+            });
+        }
         let mut indices = BufferedShuffle::new(0..dataset.len(), node, buffer_size)?;
         indices.replay(state)?;
         let buffer = indices.buffer.iter().map(|&i| dataset.get(i)).collect();
@@ -214,7 +276,8 @@ fn check_state(node: &SeedTree, buffer_size: u64, state: &BufferedShuffleState) 
     if state.seed.key() != node.key() {
         return Err(mismatch("seed", &state.seed, node));
     }
-    Ok(())
+    // `emitted` and `pulled` are public, so they may have been edited since decoding.
+    state.check_consistent()
 }
 
 impl<I: Iterator> Iterator for BufferedShuffle<I> {

@@ -27,6 +27,14 @@ pub enum Error {
         /// The largest value accepted.
         max: u64,
     },
+    /// An allocation of a size the caller asked for that the allocator refused.
+    #[error("{what}: cannot allocate {bytes} bytes")]
+    OutOfMemory {
+        /// What was being allocated.
+        what: &'static str,
+        /// The size asked for, in bytes.
+        bytes: u64,
+    },
     /// An index at or beyond a length.
     #[error("index {index} is out of range for length {len}")]
     IndexOutOfRange {
@@ -110,8 +118,10 @@ pub enum Error {
         found_height: u32,
     },
     /// An image entry of the annotation file that cannot be used.
-    #[error("image entry {image_id} (`{file_name}`): {reason}")]
+    #[error("`{path}`: image entry {image_id} (`{file_name}`): {reason}")]
     BadImageEntry {
+        /// The annotation file.
+        path: PathBuf,
         /// The image id.
         image_id: u64,
         /// Its file name as written.
@@ -120,8 +130,12 @@ pub enum Error {
         reason: String,
     },
     /// An annotation that cannot be used.
-    #[error("annotation {annotation_id}: {reason}")]
+    #[error("`{path}`: annotation {annotation_id} of image {image_id}: {reason}")]
     BadAnnotation {
+        /// The annotation file.
+        path: PathBuf,
+        /// The image id the annotation refers to (which may not exist).
+        image_id: u64,
         /// The annotation id.
         annotation_id: u64,
         /// What is wrong with it.

@@ -10,7 +10,9 @@
 //! - [`BufferedShuffle`] and [`Interleave`]: tf.data's `shuffle` and `interleave`, with
 //!   explicit parameters and a buffer-free checkpoint.
 //! - [`par_map`]: an order-preserving parallel map with per-sample keys.
-//! - [`Batches`]; the [`Dataset`] trait, [`InMemoryDataset`] and [`CocoDataset`].
+//! - [`Batches`]; the [`Dataset`] trait, [`InMemoryDataset`] and [`CocoDataset`]
+//!   ([`CocoAnnotations`] parses its annotation file from bytes, without the file
+//!   system).
 //!
 //! ```
 //! use lockstep_data::{Sampler, SamplerConfig, Shard};
@@ -52,11 +54,13 @@ mod shuffle;
 
 pub use batch::{batches, Batches};
 pub use buffered_shuffle::{BufferedShuffle, BufferedShuffleState};
-pub use coco::{Category, CocoDataset, CocoImage, CocoSample, CorruptPolicy, Skipped};
+pub use coco::{
+    Category, CocoAnnotations, CocoDataset, CocoImage, CocoSample, CorruptPolicy, Skipped,
+};
 pub use dataset::{Dataset, DatasetIter, InMemoryDataset};
 pub use error::{Error, Result};
 pub use index_permutation::IndexPermutation;
 pub use interleave::{interleave_parallel, Interleave};
 pub use par_map::{par_map, par_map_indexed, try_par_map_indexed};
 pub use sampler::{EpochOrder, Sample, Sampler, SamplerConfig, SamplerState, Shard, Step};
-pub use shuffle::{permutation, permutation_u32, shuffle};
+pub use shuffle::{permutation, permutation_u32, shuffle, MAX_PERMUTATION_LEN};

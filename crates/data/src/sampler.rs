@@ -164,10 +164,28 @@ impl EpochOrder {
 }
 
 /// One rank's place among `world` ranks.
+///
+/// Deserializing checks exactly what [`Shard::new`] checks, with the same errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "ShardRepr")]
 pub struct Shard {
     rank: u64,
     world: u64,
+}
+
+/// The serialized form of a [`Shard`], checked by [`Shard::new`] on the way in.
+#[derive(Deserialize)]
+struct ShardRepr {
+    rank: u64,
+    world: u64,
+}
+
+impl TryFrom<ShardRepr> for Shard {
+    type Error = Error;
+
+    fn try_from(repr: ShardRepr) -> Result<Self> {
+        Shard::new(repr.rank, repr.world)
+    }
 }
 
 impl Shard {
@@ -224,8 +242,13 @@ pub struct Step {
 
 /// The resumable state of a [`Sampler`]: the configuration it belongs to, the world
 /// size, and the position of the next step. The same for every rank at a step boundary.
+///
+/// Deserializing checks that the state is consistent in itself (what
+/// [`Sampler::state`] always gives): `len` in `[1, 2⁶³]`, `epochs >= 1`, `world >= 1`,
+/// `epoch <= epochs`, `position <= len`, and position 0 once finished; anything else is
+/// [`Error::BadState`]. [`Sampler::restore`] checks it against the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SamplerStateRepr")]
 pub struct SamplerState {
     format: String,
     len: u64,
@@ -240,7 +263,66 @@ pub struct SamplerState {
     pub position: u64,
 }
 
+/// The serialized form of a [`SamplerState`], checked on the way in.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SamplerStateRepr {
+    format: String,
+    len: u64,
+    seed: SeedTree,
+    shuffle: bool,
+    drop_remainder: bool,
+    epochs: u64,
+    world: u64,
+    epoch: u64,
+    position: u64,
+}
+
+impl TryFrom<SamplerStateRepr> for SamplerState {
+    type Error = Error;
+
+    fn try_from(r: SamplerStateRepr) -> Result<Self> {
+        let state = SamplerState {
+            format: r.format,
+            len: r.len,
+            seed: r.seed,
+            shuffle: r.shuffle,
+            drop_remainder: r.drop_remainder,
+            epochs: r.epochs,
+            world: r.world,
+            epoch: r.epoch,
+            position: r.position,
+        };
+        state.check_consistent()?;
+        Ok(state)
+    }
+}
+
 impl SamplerState {
+    /// The checks of the type's documentation.
+    fn check_consistent(&self) -> Result<()> {
+        let bad = |reason: String| Err(Error::BadState { reason });
+        if self.len == 0 || self.len > MAX_LEN {
+            return bad(format!("len {} is outside [1, {MAX_LEN}]", self.len));
+        }
+        if self.epochs == 0 {
+            return bad("epochs is 0".to_string());
+        }
+        if self.world == 0 {
+            return bad("world is 0".to_string());
+        }
+        if self.epoch > self.epochs
+            || self.position > self.len
+            || (self.epoch == self.epochs && self.position != 0)
+        {
+            return bad(format!(
+                "epoch {} position {} is outside {} epochs of {} samples",
+                self.epoch, self.position, self.epochs, self.len
+            ));
+        }
+        Ok(())
+    }
+
     /// The world size the state was taken with.
     pub fn world(&self) -> u64 {
         self.world
@@ -248,8 +330,9 @@ impl SamplerState {
 
     /// The state as JSON.
     pub fn to_json(&self) -> String {
-        // Plain numbers, booleans and strings always serialize.
-        serde_json::to_string(self).unwrap_or_default()
+        // Plain numbers, booleans and strings, plus a seed node whose `Serialize` never
+        // fails, always serialize to a String.
+        serde_json::to_string(self).expect("a sampler state always serializes")
     }
 
     /// A state from JSON, with [`Error::BadState`] for anything malformed.
@@ -347,17 +430,8 @@ impl Sampler {
         if state.epochs != config.epochs {
             return Err(mismatch("epochs", state.epochs, config.epochs));
         }
-        if state.epoch > state.epochs
-            || state.position > state.len
-            || (state.epoch == state.epochs && state.position != 0)
-        {
-            return Err(Error::BadState {
-                reason: format!(
-                    "epoch {} position {} is outside {} epochs of {} samples",
-                    state.epoch, state.position, state.epochs, state.len
-                ),
-            });
-        }
+        // `epoch` and `position` are public, so they may have been edited since decoding.
+        state.check_consistent()?;
         Self::at(config, shard, state.epoch, state.position)
     }
 

@@ -35,19 +35,43 @@ pub fn shuffle<T>(node: &SeedTree, items: &mut [T]) {
     }
 }
 
-/// The permutation of `[0, len)` that [`shuffle`] makes of `0, 1, …, len − 1`, as `u64`.
-///
-/// Errors: [`Error::Empty`] for `len = 0`; [`Error::TooLarge`] if `len` does not fit in
-/// memory addressing on this platform.
-pub fn permutation(node: &SeedTree, len: u64) -> Result<Vec<u64>> {
+/// The longest permutation [`permutation`] and [`permutation_u32`] materialise:
+/// `2³²` items, 32 GiB as `u64` (16 GiB as `u32`). Longer orders (up to `2⁶³`) are
+/// served in O(1) memory by [`crate::IndexPermutation`].
+pub const MAX_PERMUTATION_LEN: u64 = 1 << 32;
+
+/// `0, 1, …, len − 1` in a vector whose allocation is checked: [`Error::TooLarge`]
+/// beyond [`MAX_PERMUTATION_LEN`], [`Error::OutOfMemory`] if the allocator refuses.
+fn identity<T>(len: u64, what: &'static str, item: impl Fn(u64) -> T) -> Result<Vec<T>> {
     if len == 0 {
         return Err(Error::Empty {
             what: "permutation",
         });
     }
-    let n = to_usize("permutation length", len)?;
-    let mut items: Vec<u64> = (0..len).collect();
-    debug_assert_eq!(items.len(), n);
+    if len > MAX_PERMUTATION_LEN {
+        return Err(Error::TooLarge {
+            what,
+            value: len,
+            max: MAX_PERMUTATION_LEN,
+        });
+    }
+    let n = to_usize(what, len)?;
+    let mut items = Vec::new();
+    items.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        what,
+        bytes: len.saturating_mul(std::mem::size_of::<T>() as u64),
+    })?;
+    items.extend((0..len).map(item));
+    Ok(items)
+}
+
+/// The permutation of `[0, len)` that [`shuffle`] makes of `0, 1, …, len − 1`, as `u64`.
+///
+/// Errors: [`Error::Empty`] for `len = 0`; [`Error::TooLarge`] for
+/// `len > MAX_PERMUTATION_LEN` (or beyond memory addressing on this platform), before
+/// allocating anything; [`Error::OutOfMemory`] if the allocator refuses the vector.
+pub fn permutation(node: &SeedTree, len: u64) -> Result<Vec<u64>> {
+    let mut items = identity(len, "permutation length", |i| i)?;
     shuffle(node, &mut items);
     Ok(items)
 }
@@ -55,24 +79,10 @@ pub fn permutation(node: &SeedTree, len: u64) -> Result<Vec<u64>> {
 /// [`permutation`] as `u32` indices, for `len <= 2³²`: the same values in half the
 /// memory, and faster.
 ///
-/// Errors: [`Error::Empty`] for `len = 0`, [`Error::TooLarge`] for `len > 2³²`.
+/// Errors: as [`permutation`]; the bound `2³²` is [`MAX_PERMUTATION_LEN`].
 pub fn permutation_u32(node: &SeedTree, len: u64) -> Result<Vec<u32>> {
-    if len == 0 {
-        return Err(Error::Empty {
-            what: "permutation",
-        });
-    }
-    let max = u64::from(u32::MAX) + 1;
-    if len > max {
-        return Err(Error::TooLarge {
-            what: "u32 permutation length",
-            value: len,
-            max,
-        });
-    }
-    to_usize("permutation length", len)?;
     // Every index is below len <= 2^32, so it fits in u32.
-    let mut items: Vec<u32> = (0..len).map(|i| i as u32).collect();
+    let mut items = identity(len, "u32 permutation length", |i| i as u32)?;
     shuffle(node, &mut items);
     Ok(items)
 }

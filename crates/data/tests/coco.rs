@@ -210,3 +210,107 @@ fn unsafe_file_names_and_bad_json() {
         Err(Error::Io { .. })
     ));
 }
+
+#[test]
+fn boxes_that_overflow_or_vanish_in_f32_name_file_image_and_annotation() {
+    let t = dataset("f32-boxes");
+    for (bbox, why) in [
+        ("[1e39, 0, 1, 1]", "beyond the f32 range"),
+        ("[1e8, 0, 1, 1]", "once rounded to f32"),
+        ("[0, 0, 1e39, 1]", "beyond the f32 range"),
+        ("[0, 1e8, 1, 1]", "once rounded to f32"),
+        ("[-1e39, 0, 1, 1]", "beyond the f32 range"),
+    ] {
+        std::fs::write(t.json(), INSTANCES.replace("[1.0, 2.0, 3.0, 2.5]", bbox)).unwrap();
+        match CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail) {
+            Err(Error::BadAnnotation {
+                path,
+                image_id,
+                annotation_id,
+                reason,
+            }) => {
+                assert_eq!(path, t.json(), "{bbox}");
+                assert_eq!((image_id, annotation_id), (10, 1), "{bbox}");
+                assert!(reason.contains(why), "{bbox}: {reason}");
+            }
+            other => panic!("{bbox}: expected a bad annotation, got {other:?}"),
+        }
+    }
+    // Large but representable boxes stay finite and keep a positive size.
+    std::fs::write(
+        t.json(),
+        INSTANCES.replace("[1.0, 2.0, 3.0, 2.5]", "[1e30, 0, 1e30, 1]"),
+    )
+    .unwrap();
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    let [x1, y1, x2, y2] = d.images()[0].boxes[0];
+    assert!([x1, y1, x2, y2].iter().all(|v| v.is_finite()));
+    assert!(x2 > x1 && y2 > y1);
+}
+
+#[test]
+fn numeric_fields_out_of_range_are_typed_errors() {
+    let t = dataset("numbers");
+    let open = |text: String| {
+        std::fs::write(t.json(), text).unwrap();
+        CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail)
+    };
+    // Sizes of 0 are refused by entry; sizes and ids outside their types are JSON errors.
+    assert!(matches!(
+        open(INSTANCES.replace("\"width\": 5", "\"width\": 0")),
+        Err(Error::BadImageEntry { image_id: 20, .. })
+    ));
+    for (from, to) in [
+        ("\"width\": 5", "\"width\": -5"),
+        ("\"width\": 5", "\"width\": 1e10"),
+        ("\"height\": 4", "\"height\": 4294967296"),
+        ("\"id\": 20", "\"id\": 18446744073709551616"),
+        ("\"id\": 20", "\"id\": -1"),
+        ("[4, 4, 8, 8]", "[4, 4, 8, 1e400]"),
+        ("\"iscrowd\": 1", "\"iscrowd\": 256"),
+    ] {
+        let text = INSTANCES.replace(from, to);
+        assert_ne!(text, INSTANCES);
+        assert!(
+            matches!(open(text), Err(Error::Json { .. })),
+            "{from} -> {to}"
+        );
+    }
+}
+
+#[test]
+fn annotations_parse_from_bytes_without_the_file_system() {
+    use lockstep_data::CocoAnnotations;
+    let source = Path::new("in-memory.json");
+    let a = CocoAnnotations::from_json_slice(INSTANCES.as_bytes(), source, CorruptPolicy::Fail)
+        .unwrap();
+    assert_eq!(a.images().len(), 3);
+    assert_eq!(a.images()[0].boxes[0], [1.0, 2.0, 4.0, 4.5]);
+    assert_eq!(a.categories().len(), 2);
+    // The same checks as `open`, naming the source.
+    let bad = INSTANCES.replace("[0.1, 0.0, 0.2, 1.0]", "[1e8, 0, 1, 1]");
+    assert!(matches!(
+        CocoAnnotations::from_json_slice(bad.as_bytes(), source, CorruptPolicy::Fail),
+        Err(Error::BadAnnotation { path, image_id: 10, annotation_id: 2, .. }) if path == source
+    ));
+    let kept =
+        CocoAnnotations::from_json_slice(bad.as_bytes(), source, CorruptPolicy::SkipAndRecord)
+            .unwrap();
+    assert_eq!(
+        kept.images().iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![20, 30]
+    );
+    assert_eq!(kept.skipped().len(), 1);
+    for junk in [
+        &b""[..],
+        b"\xff\xfe",
+        b"[]",
+        b"{\"images\":[{\"id\":1}]}",
+        &[b'['; 10_000],
+    ] {
+        assert!(matches!(
+            CocoAnnotations::from_json_slice(junk, source, CorruptPolicy::Fail),
+            Err(Error::Json { .. })
+        ));
+    }
+}

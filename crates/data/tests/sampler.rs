@@ -132,8 +132,15 @@ fn typed_errors() {
     // The explicit re-sharding API accepts the other world size.
     assert!(Sampler::restore_resharded(c.clone(), Shard::single(), &state).is_ok());
 
+    // An impossible position is refused when decoding, and again at restore (the
+    // field is public, so it may be edited after decoding).
     let text = state.to_json().replace("\"position\":2", "\"position\":11");
-    let edited = SamplerState::from_json(&text).unwrap();
+    assert!(matches!(
+        SamplerState::from_json(&text),
+        Err(Error::BadState { .. })
+    ));
+    let mut edited = state.clone();
+    edited.position = 11;
     assert!(matches!(
         Sampler::restore(c, two, &edited),
         Err(Error::BadState { .. })

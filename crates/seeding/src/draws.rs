@@ -21,6 +21,13 @@ const F64_UNIT: f64 = 1.0 / (1u64 << 53) as f64;
 /// `2⁻²⁴`.
 const F32_UNIT: f32 = 1.0 / (1u32 << 24) as f32;
 
+/// A bound on the magnitude of every [`SeedRng::normal_f64`] value. Its `u1` is at
+/// least `2⁻⁵³`, so `|z| <= √(−2 ln 2⁻⁵³) = √(106 ln 2) ≈ 8.5717`; the bound leaves a
+/// margin far above `libm`'s rounding. [`SeedRng::normal`] accepts `(mean, std)` only
+/// when `|mean| + NORMAL_MAX_ABS · std` is finite, which guarantees a finite result
+/// for every draw.
+pub const NORMAL_MAX_ABS: f64 = 8.6;
+
 /// `(x >> 11) · 2⁻⁵³`: the top 53 bits as an `f64` in `[0, 1)`.
 pub(crate) fn unit_f64_from(x: u64) -> f64 {
     (x >> 11) as f64 * F64_UNIT
@@ -190,6 +197,11 @@ impl SeedRng {
 
     /// A normal `f64` with the given mean and standard deviation:
     /// `mean + std · normal_f64()`. Two draws.
+    ///
+    /// Errors (before any draw): [`Error::NonFinite`] for a NaN or infinite parameter,
+    /// [`Error::NegativeStd`], and [`Error::NormalTooWide`] when
+    /// `|mean| + NORMAL_MAX_ABS · std` overflows, so that every accepted `(mean, std)`
+    /// gives a finite value on every draw.
     pub fn normal(&mut self, mean: f64, std: f64) -> Result<f64> {
         if !mean.is_finite() {
             return Err(Error::NonFinite {
@@ -205,6 +217,11 @@ impl SeedRng {
         }
         if std < 0.0 {
             return Err(Error::NegativeStd { std });
+        }
+        // Sound: `|std · z|` rounds to below `NORMAL_MAX_ABS · std`, so when this sum
+        // does not overflow, neither does `mean + std · z`.
+        if !(mean.abs() + NORMAL_MAX_ABS * std).is_finite() {
+            return Err(Error::NormalTooWide { mean, std });
         }
         Ok(mean + std * self.normal_f64())
     }

@@ -51,6 +51,25 @@ pub enum Error {
         /// Upper bound as given.
         high: f64,
     },
+    /// Normal parameters for which `mean + std · z` can overflow to infinity for a
+    /// draw `z` of the standard normal (whose magnitude is at most
+    /// [`crate::NORMAL_MAX_ABS`]): `|mean| + NORMAL_MAX_ABS · std` must be finite.
+    #[error("normal with mean {mean} and standard deviation {std} can overflow: |mean| + {bound} * std must be finite", bound = crate::NORMAL_MAX_ABS)]
+    NormalTooWide {
+        /// The mean as given.
+        mean: f64,
+        /// The standard deviation as given.
+        std: f64,
+    },
+    /// A decoded path (serialized node or textual path) with more steps than
+    /// [`crate::MAX_PATH_DEPTH`].
+    #[error("seed path has {depth} steps, more than the maximum {max}")]
+    PathTooDeep {
+        /// The number of steps found.
+        depth: u64,
+        /// The largest number accepted, [`crate::MAX_PATH_DEPTH`].
+        max: u64,
+    },
     /// A serialized node that does not parse.
     #[error("malformed serialized seed node: {reason}")]
     Malformed {

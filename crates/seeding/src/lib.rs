@@ -28,6 +28,14 @@
 //! | `normal_f64` | yes: `libm` is the same Rust code on every machine | yes while `libm` stays pinned |
 //!
 //! This crate is the only one in lockstep that names a concrete generator algorithm.
+//!
+//! # Limits
+//!
+//! Decoded paths ([`SeedTree::from_json`], every serde `Deserialize` of a [`SeedTree`],
+//! [`SeedTree::descend`]) have at most [`MAX_PATH_DEPTH`] steps, else
+//! [`Error::PathTooDeep`]; walking and dropping a path of any depth is iterative.
+//! [`SeedRng::normal`] accepts only parameters whose every draw is finite
+//! ([`NORMAL_MAX_ABS`], [`Error::NormalTooWide`]).
 #![deny(missing_docs)]
 
 pub mod derive;
@@ -37,8 +45,8 @@ mod path;
 mod serial;
 mod tree;
 
-pub use draws::SeedRng;
+pub use draws::{SeedRng, NORMAL_MAX_ABS};
 pub use error::{Error, Result};
 pub use path::Step;
 pub use rand_core::RngCore;
-pub use tree::{Root, SeedTree};
+pub use tree::{Root, SeedTree, MAX_PATH_DEPTH};

@@ -8,13 +8,21 @@
 //! that a node edited by hand, corrupted, or written by a version with another
 //! derivation is refused with [`Error::KeyMismatch`] instead of silently giving other
 //! random numbers.
+//!
+//! A path of more than [`MAX_PATH_DEPTH`] steps is refused with
+//! [`Error::PathTooDeep`], by [`SeedTree::from_json`] and by every serde
+//! `Deserialize` of a [`SeedTree`] alike. The steps past the limit are skipped, not
+//! stored, so decoding costs memory for at most that many steps.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::derive::{key_hex, parse_key_hex};
 use crate::error::{Error, Result};
 use crate::path::{render, Step};
-use crate::tree::{Root, SeedTree};
+use crate::tree::{Root, SeedTree, MAX_PATH_DEPTH};
 
 /// The format tag of version 1.
 const FORMAT: &str = "lockstep-seed-node/1";
@@ -24,8 +32,57 @@ const FORMAT: &str = "lockstep-seed-node/1";
 struct RawNode {
     format: String,
     root: RawRoot,
-    path: Vec<RawStep>,
+    path: RawPath,
     key: String,
+}
+
+/// The steps of a path, at most [`MAX_PATH_DEPTH`] of them kept, and how many there
+/// were in all.
+struct RawPath {
+    steps: Vec<RawStep>,
+    total: u64,
+}
+
+impl Serialize for RawPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.steps.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_seq(RawPathVisitor)
+    }
+}
+
+struct RawPathVisitor;
+
+impl<'de> Visitor<'de> for RawPathVisitor {
+    type Value = RawPath;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of path steps (strings and integers)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<RawPath, A::Error> {
+        // The size hint comes from the input: never trust it for an allocation.
+        let mut steps = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        let mut total: u64 = 0;
+        while steps.len() < MAX_PATH_DEPTH {
+            match seq.next_element::<RawStep>()? {
+                Some(step) => {
+                    steps.push(step);
+                    total += 1;
+                }
+                None => return Ok(RawPath { steps, total }),
+            }
+        }
+        // Past the limit: count the rest without keeping them; the node is refused.
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            total = total.saturating_add(1);
+        }
+        Ok(RawPath { steps, total })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,14 +107,20 @@ impl From<&SeedTree> for RawNode {
                 Root::U64(seed) => RawRoot::U64(seed),
                 Root::Bytes(bytes) => RawRoot::Bytes(key_hex(&bytes)),
             },
-            path: node
-                .steps()
-                .into_iter()
-                .map(|step| match step {
-                    Step::Label(label) => RawStep::Label(label.to_string()),
-                    Step::Index(i) => RawStep::Index(i),
-                })
-                .collect(),
+            path: {
+                let steps: Vec<RawStep> = node
+                    .steps()
+                    .into_iter()
+                    .map(|step| match step {
+                        Step::Label(label) => RawStep::Label(label.to_string()),
+                        Step::Index(i) => RawStep::Index(i),
+                    })
+                    .collect();
+                RawPath {
+                    total: steps.len() as u64,
+                    steps,
+                }
+            },
             key: node.key_hex(),
         }
     }
@@ -80,8 +143,15 @@ impl TryFrom<RawNode> for SeedTree {
                 })?)
             }
         };
+        if raw.path.total > MAX_PATH_DEPTH as u64 {
+            return Err(Error::PathTooDeep {
+                depth: raw.path.total,
+                max: MAX_PATH_DEPTH as u64,
+            });
+        }
         let steps: Vec<Step> = raw
             .path
+            .steps
             .into_iter()
             .map(|step| match step {
                 RawStep::Label(label) => Step::Label(label.into()),
@@ -124,11 +194,14 @@ impl<'de> Deserialize<'de> for SeedTree {
 impl SeedTree {
     /// This node as JSON, in the form described in this module.
     pub fn to_json(&self) -> String {
-        // Serializing plain strings and numbers cannot fail.
-        serde_json::to_string(&RawNode::from(self)).unwrap_or_default()
+        // Plain strings and integers always serialize to a String; a silent empty
+        // fallback would hide a broken invariant.
+        serde_json::to_string(&RawNode::from(self)).expect("a seed node always serializes")
     }
 
-    /// A node from its JSON form, with a typed error for anything malformed.
+    /// A node from its JSON form, with a typed error for anything malformed:
+    /// [`Error::Malformed`], [`Error::KeyMismatch`], or [`Error::PathTooDeep`] for a
+    /// path of more than [`MAX_PATH_DEPTH`] steps.
     pub fn from_json(text: &str) -> Result<Self> {
         let raw: RawNode = serde_json::from_str(text).map_err(|e| Error::Malformed {
             reason: e.to_string(),

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::derive::{self, Key};
 use crate::draws::SeedRng;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::path::{self, Step};
 
 /// Where a tree starts: the user's seed.
@@ -59,12 +59,34 @@ impl OwnStep {
     }
 }
 
+/// The most steps a *decoded* path may have: [`SeedTree::from_json`], every serde
+/// `Deserialize` of a [`SeedTree`] (so every sampler state or checkpoint manifest that
+/// embeds one) and [`SeedTree::descend`] refuse deeper paths with
+/// [`Error::PathTooDeep`]. Real paths are a few dozen steps at most.
+///
+/// Nodes built in memory with [`SeedTree::child`] and [`SeedTree::index`] have no
+/// limit (everything that walks a path, including drop, is iterative), but a node
+/// deeper than this serializes to a form that will not load again.
+pub const MAX_PATH_DEPTH: usize = 4096;
+
 /// A link in the persistent list of steps from the root; children share their
 /// parent's list, so deriving a child copies nothing but one link.
-#[derive(Debug)]
 struct PathLink {
     parent: Option<Arc<PathLink>>,
     step: Step,
+}
+
+impl Drop for PathLink {
+    /// Unlinks the chain of parents that this link held the last reference to one at a
+    /// time: the default drop recurses once per step and overflows the stack on deep
+    /// paths.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(link) = next {
+            // `into_inner` is `Some` only for the last reference, also under races.
+            next = Arc::into_inner(link).and_then(|mut inner| inner.parent.take());
+        }
+    }
 }
 
 /// A node of the seed tree: a 256-bit key plus the path that derived it.
@@ -139,6 +161,10 @@ impl SeedTree {
 
     /// The node at `relative`, a path such as `train/epoch[3]/augment` below this node,
     /// or a full `root/...` path applied to this node's root.
+    ///
+    /// Errors: [`Error::BadPath`] for text that does not parse;
+    /// [`Error::PathTooDeep`] when the node reached would be deeper than
+    /// [`MAX_PATH_DEPTH`].
     pub fn descend(&self, relative: &str) -> Result<Self> {
         let steps = path::parse(relative)?;
         let start = if relative.starts_with("root")
@@ -148,6 +174,13 @@ impl SeedTree {
         } else {
             self.clone()
         };
+        let depth = start.depth().saturating_add(steps.len());
+        if depth > MAX_PATH_DEPTH {
+            return Err(Error::PathTooDeep {
+                depth: depth as u64,
+                max: MAX_PATH_DEPTH as u64,
+            });
+        }
         Ok(start.follow(&steps))
     }
 
