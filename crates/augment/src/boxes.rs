@@ -105,7 +105,10 @@ impl Sample {
 ///    operation, in the new image's scale (so a resize alone never trips it).
 ///
 /// Areas are `f32` products of clipped sides.
+///
+/// Deserialising runs [`BoxPolicy::validate`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "crate::raw::RawBoxPolicy")]
 pub struct BoxPolicy {
     /// Least area in output pixels² a box must keep. Default 1.
     pub min_area: f32,

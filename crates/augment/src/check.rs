@@ -80,6 +80,66 @@ pub fn image_from(width: u32, height: u32, data: Vec<u8>) -> Result<RgbImage> {
     })
 }
 
+/// The pixel bytes of `image`: exactly its first `width · height · 3` bytes.
+///
+/// `RgbImage::from_raw` accepts a buffer longer than that. Every kernel reads pixels
+/// through this (or [`pixels_mut`], [`exact`], [`exact_copy`]), so bytes past the last
+/// pixel are never read, moved or kept, and an over-long image gives exactly the output
+/// of the same image with an exact buffer.
+pub fn pixels(image: &RgbImage) -> Result<&[u8]> {
+    let n = checked_len(image)?;
+    let raw: &[u8] = image.as_raw();
+    let len = raw.len();
+    raw.get(..n).ok_or(Error::BadSize {
+        what: "pixel buffer length",
+        value: len as u64,
+        max: n as u64,
+    })
+}
+
+/// [`pixels`], writable.
+pub fn pixels_mut(image: &mut RgbImage) -> Result<&mut [u8]> {
+    let n = checked_len(image)?;
+    let raw: &mut [u8] = image;
+    let len = raw.len();
+    raw.get_mut(..n).ok_or(Error::BadSize {
+        what: "pixel buffer length",
+        value: len as u64,
+        max: n as u64,
+    })
+}
+
+/// `image` with its buffer cut to exactly its pixels (no copy when it already is).
+pub fn exact(image: RgbImage) -> Result<RgbImage> {
+    let n = checked_len(&image)?;
+    if image.len() == n {
+        return Ok(image);
+    }
+    let (width, height) = image.dimensions();
+    let mut data = image.into_raw();
+    data.truncate(n);
+    image_from(width, height, data)
+}
+
+/// A copy of `image` holding exactly its pixels.
+pub fn exact_copy(image: &RgbImage) -> Result<RgbImage> {
+    image_from(image.width(), image.height(), pixels(image)?.to_vec())
+}
+
+/// `width · height · 3` of an existing image, checked (an image's buffer is at least
+/// that long, so it fits; the check spares the reasoning on 32-bit targets).
+fn checked_len(image: &RgbImage) -> Result<usize> {
+    let (width, height) = image.dimensions();
+    (width as usize)
+        .checked_mul(height as usize)
+        .and_then(|p| p.checked_mul(3))
+        .ok_or(Error::BadSize {
+            what: "pixel buffer length",
+            value: u64::MAX,
+            max: usize::MAX as u64,
+        })
+}
+
 /// Bytes of a `width x height` RGB image, as `usize`.
 pub fn byte_len(width: u32, height: u32) -> usize {
     // Both sides are at most MAX_SIDE or come from an existing image, so this fits.

@@ -76,15 +76,15 @@ pub fn adjust_brightness(image: &RgbImage, factor: f64) -> Result<RgbImage> {
 /// The mean luma of the image after `lut`, in `2⁻¹⁶` units,
 /// `round_half_up(Σ L · 2¹⁶ / n)`: an exact integer sum, so it does not depend on
 /// summation order.
-fn mean_luma_q16(image: &RgbImage, lut: &Lut) -> i64 {
+fn mean_luma_q16(image: &RgbImage, lut: &Lut) -> Result<i64> {
     let tables = LumaTables::through(lut);
     let mut sum: u64 = 0;
-    for px in image.as_raw().chunks_exact(3) {
+    for px in check::pixels(image)?.chunks_exact(3) {
         sum += u64::from(tables.luma(px[0], px[1], px[2]));
     }
     let n = u128::from(image.width()) * u128::from(image.height());
     let num = u128::from(sum) << 16;
-    ((num + n / 2) / n.max(1)) as i64
+    Ok(((num + n / 2) / n.max(1)) as i64)
 }
 
 /// Contrast's table for `image` as it is after `lut` (the pipeline's pending tone):
@@ -92,7 +92,7 @@ fn mean_luma_q16(image: &RgbImage, lut: &Lut) -> i64 {
 pub(crate) fn contrast_lut(image: &RgbImage, lut: &Lut, factor: f64) -> Result<Lut> {
     check::non_empty(image)?;
     let q = quantize("contrast factor", factor)?;
-    let m = mean_luma_q16(image, lut);
+    let m = mean_luma_q16(image, lut)?;
     Ok(std::array::from_fn(|x| {
         let v = q * ((x as i64) * ONE - m) + m * ONE + (1 << 31);
         clamp_u8(v >> 32)
@@ -113,7 +113,8 @@ pub fn adjust_contrast(image: &RgbImage, factor: f64) -> Result<RgbImage> {
 /// identity. torchvision blends with `⌊0.2989 r + 0.587 g + 0.114 b⌋` and Pillow's
 /// `ImageEnhance.Color` with `L`; both truncate the result.
 pub fn adjust_saturation(image: &RgbImage, factor: f64) -> Result<RgbImage> {
-    let mut out = image.clone();
+    check::non_empty(image)?;
+    let mut out = check::exact_copy(image)?;
     saturate(&mut out, &tone::identity(), factor)?;
     Ok(out)
 }
@@ -128,7 +129,7 @@ pub(crate) fn saturate(image: &mut RgbImage, lut: &Lut, factor: f64) -> Result<(
     let luma = LumaTables::through(lut);
     let scaled: [i64; 256] = std::array::from_fn(|x| q * i64::from(lut[x]));
     let grey: [i64; 256] = std::array::from_fn(|l| l as i64 * (ONE - q) + HALF);
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     if (0..=ONE).contains(&q) {
         // Factor in [0, 1]: a convex blend of two bytes plus ½, so the value is already
         // within [0, 255] and needs no clamp.
@@ -178,7 +179,8 @@ const HUE_TURN: i64 = 6 * ONE;
 ///
 /// Value and chroma are kept exactly, so a shift of 0 is the identity.
 pub fn adjust_hue(image: &RgbImage, shift: f64) -> Result<RgbImage> {
-    let mut out = image.clone();
+    check::non_empty(image)?;
+    let mut out = check::exact_copy(image)?;
     hue_in_place(&mut out, shift)?;
     Ok(out)
 }
@@ -187,7 +189,7 @@ pub(crate) fn hue_in_place(image: &mut RgbImage, shift: f64) -> Result<()> {
     check::non_empty(image)?;
     check::within("hue shift", shift, -0.5, 0.5)?;
     let delta = (shift * HUE_TURN as f64).round_ties_even() as i64;
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     for px in buf.chunks_exact_mut(3) {
         let (r, g, b) = (i64::from(px[0]), i64::from(px[1]), i64::from(px[2]));
         let v = r.max(g).max(b);

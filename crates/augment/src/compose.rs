@@ -34,7 +34,9 @@ pub fn sample_key(parent: &SeedTree, index: u64) -> SeedTree {
 }
 
 /// A pipeline: operations applied in order, each drawing from its own key.
+/// Deserialising checks the ops and the policy as [`Compose::with_policy`] does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "crate::raw::RawCompose")]
 pub struct Compose {
     ops: Vec<Op>,
     #[serde(default)]
@@ -73,7 +75,7 @@ impl Compose {
     /// order or threads).
     pub fn apply(&self, sample: Sample, key: &SeedTree) -> Result<Augmented> {
         sample.validate()?;
-        let mut state = State::new(sample);
+        let mut state = State::new(sample)?;
         let mut params = Vec::with_capacity(self.ops.len());
         let mut dropped = Vec::new();
         for (i, op) in self.ops.iter().enumerate() {
@@ -82,12 +84,14 @@ impl Compose {
             p.run(&mut state, &self.policy, i, &mut dropped)?;
             params.push(p);
         }
-        Ok(finish(state, params, dropped))
+        finish(state, params, dropped)
     }
 
     /// [`Compose::apply`] on each `(sample, key)` pair, in parallel on the current rayon
     /// pool. Each output depends only on its own pair, so the result is the same for
-    /// any thread count. The first error (by position) is returned.
+    /// any thread count. The first error (by position) is returned: every pair runs and
+    /// the results are scanned in input order, so which sample's error comes back does
+    /// not depend on which thread failed first.
     pub fn apply_batch(&self, samples: Vec<Sample>, keys: &[SeedTree]) -> Result<Vec<Augmented>> {
         if samples.len() != keys.len() {
             return Err(Error::LengthMismatch {
@@ -96,11 +100,14 @@ impl Compose {
                 right: keys.len(),
             });
         }
-        samples
+        // Not `collect::<Result<Vec<_>, _>>()`: rayon's version keeps whichever error
+        // happens first in time.
+        let results: Vec<Result<Augmented>> = samples
             .into_par_iter()
             .zip(keys.par_iter())
             .map(|(s, k)| self.apply(s, k))
-            .collect()
+            .collect();
+        results.into_iter().collect()
     }
 
     /// [`replay`] with this pipeline's box policy. The parameters carry everything, so
@@ -115,19 +122,19 @@ impl Compose {
 pub fn replay(sample: Sample, params: &[OpParams], policy: &BoxPolicy) -> Result<Augmented> {
     policy.validate()?;
     sample.validate()?;
-    let mut state = State::new(sample);
+    let mut state = State::new(sample)?;
     let mut dropped = Vec::new();
     for (i, p) in params.iter().enumerate() {
         p.run(&mut state, policy, i, &mut dropped)?;
     }
-    Ok(finish(state, params.to_vec(), dropped))
+    finish(state, params.to_vec(), dropped)
 }
 
-fn finish(state: State, params: Vec<OpParams>, dropped: Vec<DroppedBox>) -> Augmented {
-    let (image, boxes) = state.finish();
-    Augmented {
+fn finish(state: State, params: Vec<OpParams>, dropped: Vec<DroppedBox>) -> Result<Augmented> {
+    let (image, boxes) = state.finish()?;
+    Ok(Augmented {
         sample: Sample { image, boxes },
         params,
         dropped,
-    }
+    })
 }

@@ -34,7 +34,7 @@ pub fn to_rgb8(image: DynamicImage, alpha: Alpha) -> Result<RgbImage> {
         reason,
     };
     match image {
-        DynamicImage::ImageRgb8(rgb) => Ok(rgb),
+        DynamicImage::ImageRgb8(rgb) => crate::check::exact(rgb),
         DynamicImage::ImageLuma8(_) => Ok(image.to_rgb8()),
         DynamicImage::ImageRgba8(_) | DynamicImage::ImageLumaA8(_) => match alpha {
             Alpha::Drop => Ok(image.to_rgb8()),

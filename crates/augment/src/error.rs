@@ -68,6 +68,17 @@ pub enum Error {
         /// Largest accepted value.
         max: f64,
     },
+    /// Normalisation statistics under which some 8-bit value maps to an infinity
+    /// (a std so small, or a mean so large, that `(x / 255 − mean) / std` overflows `f32`).
+    #[error("normalize channel {channel}: (x / 255 - {mean}) / {std} overflows f32")]
+    NormalizeOverflow {
+        /// The channel (0 = r, 1 = g, 2 = b).
+        channel: usize,
+        /// Its mean.
+        mean: f32,
+        /// Its standard deviation.
+        std: f32,
+    },
     /// A range whose lower end exceeds its upper end, or that is otherwise unusable.
     #[error("{what}: range [{low}, {high}] is invalid")]
     BadRange {

@@ -46,8 +46,9 @@ impl Rect {
 /// How [`resize`] computes an output pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Interpolation {
-    /// The source pixel whose centre is nearest: column `⌊(2·dx + 1)·sw / (2·dw)⌋`
-    /// (torchvision's `NEAREST_EXACT`, Pillow's `NEAREST`).
+    /// The source pixel whose centre is nearest: column `⌊(2·dx + 1)·sw / (2·dw)⌋`,
+    /// torchvision's `NEAREST_EXACT` (tested against it). torchvision's legacy `NEAREST`
+    /// samples `⌊dx·sw / dw⌋` and differs.
     Nearest,
     /// Bilinear between the four nearest source centres, half-pixel aligned
     /// (`align_corners = false`), no antialiasing; weights in 11-bit fixed point,
@@ -65,20 +66,13 @@ fn reverse4(block: &[u8]) -> [u8; 12] {
     ]
 }
 
-/// Whether the buffer holds exactly the image's pixels (an `RgbImage` may carry more),
-/// the condition for the in-place kernels to give what the copying ones give.
-fn exact_buffer(image: &RgbImage) -> bool {
-    image.len() == check::byte_len(image.width(), image.height())
-}
-
 /// Mirrors columns: output column `x` is input column `width − 1 − x`.
 pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
     check::non_empty(image)?;
     let (w, h) = image.dimensions();
     let row = w as usize * 3;
     let mut out = vec![0u8; check::byte_len(w, h)];
-    for (src, dst) in image
-        .as_raw()
+    for (src, dst) in check::pixels(image)?
         .chunks_exact(row)
         .zip(out.chunks_exact_mut(row))
     {
@@ -104,12 +98,8 @@ pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
 /// within each row, four at a time from both ends, then one by one in the middle.
 pub(crate) fn hflip_in_place(image: &mut RgbImage) -> Result<()> {
     check::non_empty(image)?;
-    if !exact_buffer(image) {
-        *image = hflip(image)?;
-        return Ok(());
-    }
     let row = image.width() as usize * 3;
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     for line in buf.chunks_exact_mut(row) {
         let outer = row / 24 * 12;
         let (left, rest) = line.split_at_mut(outer);
@@ -135,8 +125,7 @@ pub fn vflip(image: &RgbImage) -> Result<RgbImage> {
     let (w, h) = image.dimensions();
     let row = w as usize * 3;
     let mut out = vec![0u8; check::byte_len(w, h)];
-    for (src, dst) in image
-        .as_raw()
+    for (src, dst) in check::pixels(image)?
         .chunks_exact(row)
         .zip(out.rchunks_exact_mut(row))
     {
@@ -148,13 +137,9 @@ pub fn vflip(image: &RgbImage) -> Result<RgbImage> {
 /// [`vflip`] without a new buffer: rows swap ends.
 pub(crate) fn vflip_in_place(image: &mut RgbImage) -> Result<()> {
     check::non_empty(image)?;
-    if !exact_buffer(image) {
-        *image = vflip(image)?;
-        return Ok(());
-    }
     let (w, h) = image.dimensions();
     let row = w as usize * 3;
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     let (top, bottom) = buf.split_at_mut(h as usize / 2 * row);
     for (a, b) in top.chunks_exact_mut(row).zip(bottom.rchunks_exact_mut(row)) {
         a.swap_with_slice(b);
@@ -170,8 +155,7 @@ pub fn crop(image: &RgbImage, rect: Rect) -> Result<RgbImage> {
     let row = w as usize * 3;
     let (x0, cw) = (rect.x as usize * 3, rect.width as usize * 3);
     let mut out = Vec::with_capacity(check::byte_len(rect.width, rect.height));
-    for src in image
-        .as_raw()
+    for src in check::pixels(image)?
         .chunks_exact(row)
         .skip(rect.y as usize)
         .take(rect.height as usize)
@@ -191,7 +175,8 @@ pub(crate) fn crop_owned(image: RgbImage, rect: Rect) -> Result<RgbImage> {
     let (w, h) = image.dimensions();
     rect.check_inside(w, h)?;
     let kept = check::byte_len(rect.width, rect.height);
-    if !exact_buffer(&image) || kept * 2 < image.len() {
+    let image = check::exact(image)?;
+    if kept * 2 < image.len() {
         return crop(&image, rect);
     }
     let row = w as usize * 3;
@@ -247,7 +232,7 @@ pub fn resize(
     check::side("resize width", width)?;
     check::side("resize height", height)?;
     let (sw, sh) = image.dimensions();
-    let src = image.as_raw();
+    let src = check::pixels(image)?;
     let row = sw as usize * 3;
     let mut out = Vec::with_capacity(check::byte_len(width, height));
     match interp {
@@ -296,13 +281,13 @@ pub fn rotate90(image: &RgbImage, k: u32) -> Result<RgbImage> {
     check::non_empty(image)?;
     let (w, h) = image.dimensions();
     let (wu, hu) = (w as usize, h as usize);
-    let src = image.as_raw();
+    let src = check::pixels(image)?;
     let k = k % 4;
     if k == 0 {
-        return Ok(image.clone());
+        return check::exact_copy(image);
     }
     if k == 2 {
-        let mut out = src.clone();
+        let mut out = src.to_vec();
         let n = out.len() / 3;
         for i in 0..n / 2 {
             for c in 0..3 {
@@ -370,7 +355,7 @@ pub fn pad(image: &RgbImage, padding: Padding, fill: [u8; 3]) -> Result<RgbImage
         .take(check::byte_len(ow, oh))
         .collect();
     let (row, orow) = (w as usize * 3, ow as usize * 3);
-    for (y, src) in image.as_raw().chunks_exact(row).enumerate() {
+    for (y, src) in check::pixels(image)?.chunks_exact(row).enumerate() {
         let start = (y + padding.top as usize) * orow + padding.left as usize * 3;
         out[start..start + row].copy_from_slice(src);
     }
@@ -381,7 +366,7 @@ pub fn pad(image: &RgbImage, padding: Padding, fill: [u8; 3]) -> Result<RgbImage
 /// it does not fit.
 pub fn erase(image: &RgbImage, rect: Rect, fill: [u8; 3]) -> Result<RgbImage> {
     check::non_empty(image)?;
-    let mut out = image.clone();
+    let mut out = check::exact_copy(image)?;
     erase_in_place(&mut out, rect, fill)?;
     Ok(out)
 }
@@ -390,7 +375,7 @@ pub(crate) fn erase_in_place(image: &mut RgbImage, rect: Rect, fill: [u8; 3]) ->
     let (w, h) = image.dimensions();
     rect.check_inside(w, h)?;
     let row = w as usize * 3;
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     for line in buf
         .chunks_exact_mut(row)
         .skip(rect.y as usize)

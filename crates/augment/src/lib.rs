@@ -58,6 +58,7 @@ mod noise;
 mod op;
 mod params;
 mod random;
+mod raw;
 mod tensor;
 mod tone;
 

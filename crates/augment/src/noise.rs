@@ -18,7 +18,8 @@ pub const MAX_NOISE_STD: f64 = 1024.0;
 /// then rounds half up and clamps: `clamp(⌊x + std·n + ½⌋, 0, 255)` in `f64`.
 /// `std` in `[0, 1024]` levels.
 pub fn adjust_noise(image: &RgbImage, std: f64, seed: [u8; 32]) -> Result<RgbImage> {
-    let mut out = image.clone();
+    check::non_empty(image)?;
+    let mut out = check::exact_copy(image)?;
     noise_in_place(&mut out, std, seed)?;
     Ok(out)
 }
@@ -28,7 +29,7 @@ pub(crate) fn noise_in_place(image: &mut RgbImage, std: f64, seed: [u8; 32]) -> 
     check::within("noise std", std, 0.0, MAX_NOISE_STD)?;
     let root = SeedTree::from_bytes(seed);
     let row = image.width() as usize * 3;
-    let buf: &mut [u8] = image;
+    let buf = check::pixels_mut(image)?;
     for (y, line) in buf.chunks_exact_mut(row).enumerate() {
         let mut rng = root.child_index("row", y as u64).rng();
         for v in line.iter_mut() {

@@ -21,9 +21,14 @@ use crate::params::OpParams;
 const ATTEMPTS: u32 = 10;
 
 /// A random (or fixed) operation of a pipeline. Serialisable, so a pipeline can be
-/// written in a config file.
+/// written in a config file; deserialising runs [`Op::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "op",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "crate::raw::RawOp"
+)]
 pub enum Op {
     /// Mirror left–right with probability `p`. Draws: one coin.
     Hflip {
@@ -117,7 +122,8 @@ pub enum Op {
         /// Highest shift.
         high: f64,
     },
-    /// Gamma `uniform(low, high)`, within `(0, 64]`, with a fixed gain. One draw.
+    /// Gamma `uniform(low, high)`, within `[f64::MIN_POSITIVE, 64]`, with a fixed gain.
+    /// One draw.
     Gamma {
         /// Lowest gamma.
         low: f64,
@@ -208,14 +214,9 @@ impl Op {
             }
             Op::Hue { low, high } => check::range("hue", *low, *high, -0.5, 0.5),
             Op::Gamma { low, high, gain } => {
-                check::range("gamma", *low, *high, 0.0, MAX_GAMMA)?;
-                if *low <= 0.0 {
-                    return Err(Error::BadRange {
-                        what: "gamma",
-                        low: *low,
-                        high: *high,
-                    });
-                }
+                // Below f64::MIN_POSITIVE (zero or subnormal) every draw would be refused
+                // by `adjust_gamma`; refuse the configuration instead.
+                check::range("gamma", *low, *high, f64::MIN_POSITIVE, MAX_GAMMA)?;
                 check::within("gamma gain", *gain, 0.0, MAX_GAMMA).map(drop)
             }
             Op::Noise {

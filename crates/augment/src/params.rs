@@ -12,9 +12,15 @@ use crate::{check, color, noise};
 
 /// The parameters one operation drew (or was given). Serialisable; `f64` values are
 /// written as exact decimal strings. Applying the same parameters to the same sample
-/// gives the same bytes and boxes on every machine.
+/// gives the same bytes and boxes on every machine. Deserialising runs
+/// [`OpParams::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "op",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    try_from = "crate::raw::RawOpParams"
+)]
 pub enum OpParams {
     /// Left–right mirror, if `applied`.
     Hflip {
@@ -123,18 +129,19 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(sample: Sample) -> Self {
-        Self {
-            image: sample.image,
+    /// The pipeline works on exactly the image's pixels (see [`check::pixels`]).
+    pub fn new(sample: Sample) -> Result<Self> {
+        Ok(Self {
+            image: check::exact(sample.image)?,
             boxes: Tracked::new(sample.boxes),
             tone: Tone::new(),
-        }
+        })
     }
 
     /// The image with every pending tone curve written, and the boxes.
-    pub fn finish(mut self) -> (RgbImage, Vec<LabeledBox>) {
-        self.tone.flush(&mut self.image);
-        (self.image, self.boxes.boxes)
+    pub fn finish(mut self) -> Result<(RgbImage, Vec<LabeledBox>)> {
+        self.tone.flush(&mut self.image)?;
+        Ok((self.image, self.boxes.boxes))
     }
 }
 
@@ -156,6 +163,50 @@ impl OpParams {
             OpParams::Gamma { .. } => "gamma",
             OpParams::Noise { .. } => "noise",
             OpParams::Erase { .. } => "erase",
+        }
+    }
+
+    /// Checks what does not depend on the image: factors, shift, gamma and gain, noise
+    /// std and seed, output sizes, and that rectangles are not empty. Applying the
+    /// parameters checks the rest (that rectangles fit the image, padded sizes).
+    pub fn validate(&self) -> Result<()> {
+        // A rectangle no image can hold (empty, or past u32) is refused by every run.
+        let rect_ok = |rect: &Rect| rect.check_inside(u32::MAX, u32::MAX);
+        match self {
+            OpParams::Hflip { .. }
+            | OpParams::Vflip { .. }
+            | OpParams::Rotate90 { .. }
+            | OpParams::Pad { .. } => Ok(()),
+            OpParams::Crop { rect } => rect_ok(rect),
+            OpParams::Erase { rect, .. } => rect.as_ref().map_or(Ok(()), rect_ok),
+            OpParams::ResizedCrop {
+                rect,
+                width,
+                height,
+                ..
+            } => {
+                rect_ok(rect)?;
+                check::side("resize width", *width)?;
+                check::side("resize height", *height)
+            }
+            OpParams::Resize { width, height, .. } => {
+                check::side("resize width", *width)?;
+                check::side("resize height", *height)
+            }
+            OpParams::Brightness { factor } => color::brightness_lut(*factor).map(drop),
+            OpParams::Contrast { factor } => {
+                check::within("contrast factor", *factor, 0.0, color::MAX_FACTOR).map(drop)
+            }
+            OpParams::Saturation { factor } => {
+                check::within("saturation factor", *factor, 0.0, color::MAX_FACTOR).map(drop)
+            }
+            OpParams::Hue { shift } => check::within("hue shift", *shift, -0.5, 0.5).map(drop),
+            OpParams::Gamma { gamma, gain } => color::gamma_lut(*gamma, *gain).map(drop),
+            OpParams::Noise { std, seed } => {
+                check::within("noise std", *std, 0.0, noise::MAX_NOISE_STD)?;
+                seed.as_deref()
+                    .map_or(Ok(()), |s| noise::parse_seed_hex(s).map(drop))
+            }
         }
     }
 
@@ -189,7 +240,7 @@ impl OpParams {
         let (wf, hf) = (w as f32, h as f32);
         let op = (op_index, self.name());
         if !self.is_tone_curve() {
-            state.tone.flush(&mut state.image);
+            state.tone.flush(&mut state.image)?;
         }
         match self {
             OpParams::Hflip { applied } => {

@@ -8,7 +8,12 @@ use crate::check;
 use crate::error::{Error, Result};
 
 /// Per-channel mean and standard deviation, on the `[0, 1]` scale.
+///
+/// Checked where it is used ([`Normalize::validate`]): every value is finite, every std
+/// positive, and every output `(x / 255 − mean) / std` for `x` in `0..=255` finite, so a
+/// tensor never holds an infinity. Deserialising runs the same check.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawNormalize")]
 pub struct Normalize {
     /// Channel means, `r, g, b`.
     pub mean: [f32; 3],
@@ -29,10 +34,17 @@ impl Normalize {
         std: [1.0; 3],
     };
 
+    /// Checks the statistics: finite means, finite positive stds, and finite outputs
+    /// for every 8-bit input ([`Error::NormalizeOverflow`] names the channel when a tiny
+    /// std or a huge mean would give an infinity).
+    pub fn validate(&self) -> Result<()> {
+        self.tables().map(drop)
+    }
+
     fn tables(&self) -> Result<[[f32; 256]; 3]> {
-        for c in 0..3 {
-            check::finite("normalize mean", f64::from(self.mean[c]))?;
-            let s = check::finite("normalize std", f64::from(self.std[c]))?;
+        for (&mean, &std) in self.mean.iter().zip(&self.std) {
+            check::finite("normalize mean", f64::from(mean))?;
+            let s = check::finite("normalize std", f64::from(std))?;
             if s <= 0.0 {
                 return Err(Error::OutOfRange {
                     what: "normalize std",
@@ -42,9 +54,39 @@ impl Normalize {
                 });
             }
         }
-        Ok(std::array::from_fn(|c| {
+        let tables: [[f32; 256]; 3] = std::array::from_fn(|c| {
             std::array::from_fn(|x| (x as f32 / 255.0 - self.mean[c]) / self.std[c])
-        }))
+        });
+        for (channel, table) in tables.iter().enumerate() {
+            if table.iter().any(|v| !v.is_finite()) {
+                return Err(Error::NormalizeOverflow {
+                    channel,
+                    mean: self.mean[channel],
+                    std: self.std[channel],
+                });
+            }
+        }
+        Ok(tables)
+    }
+}
+
+/// The serde shape of [`Normalize`], checked by `TryFrom` before it becomes one.
+#[derive(Deserialize)]
+struct RawNormalize {
+    mean: [f32; 3],
+    std: [f32; 3],
+}
+
+impl TryFrom<RawNormalize> for Normalize {
+    type Error = Error;
+
+    fn try_from(r: RawNormalize) -> Result<Self> {
+        let norm = Normalize {
+            mean: r.mean,
+            std: r.std,
+        };
+        norm.validate()?;
+        Ok(norm)
     }
 }
 
@@ -64,15 +106,18 @@ impl Tensor {
     }
 }
 
-fn fill_chw(image: &RgbImage, tables: &[[f32; 256]; 3], out: &mut [f32]) {
+/// Writes the three planes of `image` into `out` (exactly `3 · W · H` values).
+fn fill_chw(image: &RgbImage, tables: &[[f32; 256]; 3], out: &mut [f32]) -> Result<()> {
     let plane = image.width() as usize * image.height() as usize;
-    let (r, rest) = out.split_at_mut(plane);
-    let (g, b) = rest.split_at_mut(plane);
-    for (i, px) in image.as_raw().chunks_exact(3).enumerate() {
-        r[i] = tables[0][usize::from(px[0])];
-        g[i] = tables[1][usize::from(px[1])];
-        b[i] = tables[2][usize::from(px[2])];
+    let (r, rest) = out.split_at_mut(plane.min(out.len()));
+    let (g, b) = rest.split_at_mut(plane.min(rest.len()));
+    let px = check::pixels(image)?.chunks_exact(3);
+    for (((px, r), g), b) in px.zip(r).zip(g).zip(b) {
+        *r = tables[0][usize::from(px[0])];
+        *g = tables[1][usize::from(px[1])];
+        *b = tables[2][usize::from(px[2])];
     }
+    Ok(())
 }
 
 /// `(x / 255 − mean[c]) / std[c]` per channel in `f32` (two exactly rounded IEEE
@@ -82,7 +127,7 @@ pub fn to_tensor(image: &RgbImage, norm: &Normalize) -> Result<Tensor> {
     let tables = norm.tables()?;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut data = vec![0f32; 3 * w * h];
-    fill_chw(image, &tables, &mut data);
+    fill_chw(image, &tables, &mut data)?;
     Ok(Tensor {
         data,
         shape: vec![3, h, w],
@@ -115,7 +160,7 @@ pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<Tensor> 
     let each = 3 * w as usize * h as usize;
     let mut data = vec![0f32; each * images.len()];
     for (img, out) in images.iter().zip(data.chunks_exact_mut(each)) {
-        fill_chw(img, &tables, out);
+        fill_chw(img, &tables, out)?;
     }
     Ok(Tensor {
         data,

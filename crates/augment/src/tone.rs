@@ -16,17 +16,20 @@ pub(crate) fn identity() -> Lut {
     std::array::from_fn(|x| x as u8)
 }
 
-/// Maps every byte of `image` through `lut`, in place.
-pub(crate) fn map_in_place(image: &mut RgbImage, lut: &Lut) {
-    let buf: &mut [u8] = image;
-    for v in buf.iter_mut() {
+/// Maps every pixel byte of `image` through `lut`, in place.
+pub(crate) fn map_in_place(image: &mut RgbImage, lut: &Lut) -> Result<()> {
+    for v in check::pixels_mut(image)?.iter_mut() {
         *v = lut[usize::from(*v)];
     }
+    Ok(())
 }
 
 /// A mapped copy of `image`: one read and one write per byte, no copy-then-map.
 pub(crate) fn mapped(image: &RgbImage, lut: &Lut) -> Result<RgbImage> {
-    let data: Vec<u8> = image.iter().map(|&v| lut[usize::from(v)]).collect();
+    let data: Vec<u8> = check::pixels(image)?
+        .iter()
+        .map(|&v| lut[usize::from(v)])
+        .collect();
     check::image_from(image.width(), image.height(), data)
 }
 
@@ -65,11 +68,12 @@ impl Tone {
     }
 
     /// Writes the pending table into `image`.
-    pub fn flush(&mut self, image: &mut RgbImage) {
+    pub fn flush(&mut self, image: &mut RgbImage) -> Result<()> {
         if self.pending {
-            map_in_place(image, &self.lut);
+            map_in_place(image, &self.lut)?;
             self.clear();
         }
+        Ok(())
     }
 }
 
@@ -85,18 +89,18 @@ mod tests {
         let a: Lut = std::array::from_fn(|x| (x as u8).wrapping_mul(3));
         let b: Lut = std::array::from_fn(|x| 255 - x as u8);
         let mut one_by_one = img.clone();
-        map_in_place(&mut one_by_one, &a);
-        map_in_place(&mut one_by_one, &b);
+        map_in_place(&mut one_by_one, &a).unwrap();
+        map_in_place(&mut one_by_one, &b).unwrap();
         let mut tone = Tone::new();
         tone.then(&a);
         tone.then(&b);
         let mut deferred = img.clone();
-        tone.flush(&mut deferred);
+        tone.flush(&mut deferred).unwrap();
         assert_eq!(deferred, one_by_one);
         assert_eq!(tone.lut(), &identity());
         assert_eq!(mapped(&img, &a).unwrap(), {
             let mut m = img.clone();
-            map_in_place(&mut m, &a);
+            map_in_place(&mut m, &a).unwrap();
             m
         });
     }

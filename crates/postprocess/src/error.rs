@@ -46,8 +46,9 @@ pub enum Error {
         /// The offending value.
         value: f32,
     },
-    /// A score quantum that is not finite and strictly positive.
-    #[error("score quantum {value} must be finite and > 0")]
+    /// A score quantum that is not finite or is below
+    /// [`MIN_SCORE_QUANTUM`](crate::MIN_SCORE_QUANTUM).
+    #[error("score quantum {value} must be finite and at least 1e-200 (MIN_SCORE_QUANTUM)")]
     ScoreQuantum {
         /// The offending value.
         value: f64,
@@ -55,6 +56,12 @@ pub enum Error {
     /// Padded output was asked for without a `max_output` to pad to.
     #[error("padded output needs max_output to be set")]
     PaddingWithoutMaxOutput,
+    /// Padded output of a length that cannot be allocated.
+    #[error("cannot allocate padded output of {requested} entries")]
+    PaddingTooLarge {
+        /// The `max_output` asked for.
+        requested: usize,
+    },
     /// A detection or ground-truth entry with a NaN or infinite field.
     #[error("{what} {index} has a non-finite {field}: {value}")]
     NonFiniteEntry {
@@ -79,6 +86,16 @@ pub enum Error {
     /// `max_detections` of zero: no detection could ever count.
     #[error("max_detections must be at least 1")]
     ZeroMaxDetections,
+    /// A deserialised IoU matrix whose `values` do not hold `rows · cols` entries.
+    #[error("IoU matrix of {rows}x{cols} has {values} values")]
+    MatrixShape {
+        /// The rows it claims.
+        rows: usize,
+        /// The columns it claims.
+        cols: usize,
+        /// The values it holds.
+        values: usize,
+    },
     /// Evaluation without any ground truth: mAP is undefined.
     #[error("no ground truth boxes: mean average precision is undefined")]
     NoGroundTruth,

@@ -54,14 +54,35 @@ pub struct GroundTruth {
     pub bbox: BBox,
 }
 
-/// How to evaluate.
+/// How to evaluate. Deserialising checks the configuration as [`evaluate`] does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawEvalConfig")]
 pub struct EvalConfig {
     /// IoU thresholds `map` averages over; default COCO's ten, `0.50:0.05:0.95`.
     pub iou_thresholds: Vec<f64>,
     /// At most this many detections per (image, class), highest scores first; `None`
     /// for no limit. Default `Some(100)`, COCO's `maxDets`.
     pub max_detections: Option<usize>,
+}
+
+/// The serde shape of [`EvalConfig`], checked by `TryFrom` before it becomes one.
+#[derive(Deserialize)]
+struct RawEvalConfig {
+    iou_thresholds: Vec<f64>,
+    max_detections: Option<usize>,
+}
+
+impl TryFrom<RawEvalConfig> for EvalConfig {
+    type Error = Error;
+
+    fn try_from(r: RawEvalConfig) -> Result<Self> {
+        let config = EvalConfig {
+            iou_thresholds: r.iou_thresholds,
+            max_detections: r.max_detections,
+        };
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 /// COCO's IoU thresholds as `numpy.linspace(0.5, 0.95, 10)` computes them:
@@ -414,5 +435,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn deserialised_configs_are_checked() {
+        let json = serde_json::to_string(&EvalConfig::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<EvalConfig>(&json).unwrap(),
+            EvalConfig::default()
+        );
+        for bad in [
+            r#"{"iou_thresholds":[],"max_detections":null}"#,
+            r#"{"iou_thresholds":[0.5,2.0],"max_detections":null}"#,
+            r#"{"iou_thresholds":[0.5],"max_detections":0}"#,
+        ] {
+            assert!(serde_json::from_str::<EvalConfig>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -54,6 +54,6 @@ pub use eval::{
 };
 pub use greedy::{Algorithm, AUTO_GRID_MIN};
 pub use matching::{greedy_match, iou_f64, iou_matrix, IouMatrix};
-pub use nms::{batched_nms, nms, Nms, Padded};
+pub use nms::{batched_nms, nms, Nms, Padded, MIN_SCORE_QUANTUM};
 pub use order::TieBreak;
 pub use soft::{SoftNms, SoftOutput};

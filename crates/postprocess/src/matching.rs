@@ -23,11 +23,40 @@ pub fn iou_f64(a: &BBox, b: &BBox) -> f64 {
 }
 
 /// A dense row-major matrix of IoUs: rows are the first box set, columns the second.
+/// Deserialising checks that `values` holds exactly `rows · cols` entries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawIouMatrix")]
 pub struct IouMatrix {
     rows: usize,
     cols: usize,
     values: Vec<f64>,
+}
+
+/// The serde shape of [`IouMatrix`], checked by `TryFrom` before it becomes one.
+#[derive(Deserialize)]
+struct RawIouMatrix {
+    rows: usize,
+    cols: usize,
+    values: Vec<f64>,
+}
+
+impl TryFrom<RawIouMatrix> for IouMatrix {
+    type Error = Error;
+
+    fn try_from(r: RawIouMatrix) -> Result<Self> {
+        if r.rows.checked_mul(r.cols) != Some(r.values.len()) {
+            return Err(Error::MatrixShape {
+                rows: r.rows,
+                cols: r.cols,
+                values: r.values.len(),
+            });
+        }
+        Ok(IouMatrix {
+            rows: r.rows,
+            cols: r.cols,
+            values: r.values,
+        })
+    }
 }
 
 impl IouMatrix {
@@ -42,6 +71,7 @@ impl IouMatrix {
     /// The IoU of row box `r` and column box `c`, or `None` out of range.
     pub fn get(&self, r: usize, c: usize) -> Option<f64> {
         if r < self.rows && c < self.cols {
+            // r < rows and c < cols, and rows · cols = values.len(): no overflow.
             self.values.get(r * self.cols + c).copied()
         } else {
             None
@@ -205,5 +235,20 @@ mod tests {
         let gts = [[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]];
         let m = greedy_match(&[[0.0, 0.0, 2.0, 2.0]], &[1.0], &gts, 0.5).unwrap();
         assert_eq!(m, vec![Some(1)]);
+    }
+
+    #[test]
+    fn deserialised_matrices_must_be_consistent() {
+        let m = iou_matrix(&[[0.0, 0.0, 1.0, 1.0]], &[[0.0, 0.0, 1.0, 1.0]]).unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<IouMatrix>(&json).unwrap(), m);
+        // A claimed shape larger than the values (or one whose product overflows) used
+        // to be accepted; `row` and `get` then indexed past the end or overflowed.
+        for bad in [
+            r#"{"rows":2,"cols":1,"values":[1.0]}"#,
+            r#"{"rows":18446744073709551615,"cols":2,"values":[]}"#,
+        ] {
+            assert!(serde_json::from_str::<IouMatrix>(bad).is_err(), "{bad}");
+        }
     }
 }

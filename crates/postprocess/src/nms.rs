@@ -24,7 +24,11 @@ use crate::order::{candidate_cmp, score_key, sort_candidates, Candidate, TieBrea
 /// * a candidate is dropped when it has `IoU > iou_threshold` (strict) with an already
 ///   kept box, the IoU of [`iou`](crate::iou) computed in `f32` and compared in `f64`;
 /// * at most `max_output` indices are returned, in visiting order.
+///
+/// Deserialising checks the configuration as a run does ([`Error::IouThreshold`] and
+/// friends), so a bad file fails where it is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawNms")]
 pub struct Nms {
     iou_threshold: f64,
     score_threshold: Option<f32>,
@@ -34,6 +38,41 @@ pub struct Nms {
     score_quantum: Option<f64>,
     algorithm: Algorithm,
 }
+
+/// The serde shape of [`Nms`], checked by `TryFrom` before it becomes one.
+#[derive(Deserialize)]
+struct RawNms {
+    iou_threshold: f64,
+    score_threshold: Option<f32>,
+    max_output: Option<usize>,
+    max_output_per_class: Option<usize>,
+    tie_break: TieBreak,
+    score_quantum: Option<f64>,
+    algorithm: Algorithm,
+}
+
+impl TryFrom<RawNms> for Nms {
+    type Error = Error;
+
+    fn try_from(r: RawNms) -> Result<Self> {
+        let nms = Nms {
+            iou_threshold: r.iou_threshold,
+            score_threshold: r.score_threshold,
+            max_output: r.max_output,
+            max_output_per_class: r.max_output_per_class,
+            tie_break: r.tie_break,
+            score_quantum: r.score_quantum,
+            algorithm: r.algorithm,
+        };
+        nms.validate()?;
+        Ok(nms)
+    }
+}
+
+/// The smallest accepted [score quantum](Nms::score_quantum): every finite `f32` score
+/// `s` has `|s| < 3.5e38`, so `|s| / q < 3.5e238` stays far inside `f64`. A smaller `q`
+/// could overflow `s / q` to infinity and make every large score one key.
+pub const MIN_SCORE_QUANTUM: f64 = 1e-200;
 
 /// Output padded to a fixed length, as TensorFlow's `NonMaxSuppressionV4` with
 /// `pad_to_max_output_size=True`.
@@ -106,8 +145,10 @@ impl Nms {
     /// `roundTiesEven(s / q)` computed in `f64`. Scores within the same grid step become
     /// exact ties, resolved by the tie key, so last-bit differences between machines
     /// cannot reorder them (unless they straddle a grid boundary). `q` must be finite and
-    /// positive. The score threshold still compares raw scores; soft-NMS decays raw scores
-    /// and orders them by their key.
+    /// at least [`MIN_SCORE_QUANTUM`] (else [`Error::ScoreQuantum`] when the
+    /// configuration runs), so that `s / q` is finite for every finite `f32` score and a
+    /// higher score never gets a lower key. The score threshold still compares raw
+    /// scores; soft-NMS decays raw scores and orders them by their key.
     pub fn score_quantum(mut self, q: f64) -> Self {
         self.score_quantum = Some(q);
         self
@@ -135,7 +176,7 @@ impl Nms {
             return Err(Error::ScoreThresholdNan);
         }
         if let Some(q) = self.score_quantum {
-            if !(q.is_finite() && q > 0.0) {
+            if !(q.is_finite() && q >= MIN_SCORE_QUANTUM) {
                 return Err(Error::ScoreQuantum { value: q });
             }
         }
@@ -207,11 +248,12 @@ impl Nms {
     }
 
     /// [`Nms::run`] padded with zeros to `max_output` entries (which must be set), as
-    /// TensorFlow's `NonMaxSuppressionV4`.
+    /// TensorFlow's `NonMaxSuppressionV4`. It allocates `max_output` entries, the size the
+    /// caller asked for; one that cannot be reserved is [`Error::PaddingTooLarge`].
     pub fn run_padded(&self, boxes: &[BBox], scores: &[f32]) -> Result<Padded> {
         let n = self.max_output.ok_or(Error::PaddingWithoutMaxOutput)?;
         let indices = self.run(boxes, scores)?;
-        Ok(pad(indices, n))
+        pad(indices, n)
     }
 
     /// Class-aware NMS: boxes suppress only boxes of the same class. Each class is
@@ -249,14 +291,20 @@ impl Nms {
     ) -> Result<Padded> {
         let n = self.max_output.ok_or(Error::PaddingWithoutMaxOutput)?;
         let indices = self.run_batched(boxes, scores, classes)?;
-        Ok(pad(indices, n))
+        pad(indices, n)
     }
 }
 
-fn pad(mut indices: Vec<usize>, n: usize) -> Padded {
+/// Pads to `n` entries. `n` is the caller's `max_output`: a length that cannot even be
+/// reserved is [`Error::PaddingTooLarge`] instead of an abort.
+fn pad(mut indices: Vec<usize>, n: usize) -> Result<Padded> {
     let valid = indices.len();
+    let extra = n.saturating_sub(valid);
+    indices
+        .try_reserve_exact(extra)
+        .map_err(|_| Error::PaddingTooLarge { requested: n })?;
     indices.resize(n.max(valid), 0);
-    Padded { indices, valid }
+    Ok(Padded { indices, valid })
 }
 
 #[cfg(test)]
@@ -313,6 +361,17 @@ mod tests {
         assert_eq!(nms(&b, &s, 1.0).unwrap(), vec![0, 1, 2, 3]);
         // Threshold 0: any positive overlap suppresses.
         assert_eq!(nms(&b, &s, 0.0).unwrap(), vec![0, 3]);
+    }
+
+    #[test]
+    fn impossible_padding_is_an_error_not_an_abort() {
+        let b = [[0.0, 0.0, 1.0, 1.0]];
+        assert_eq!(
+            Nms::new(0.5).max_output(usize::MAX).run_padded(&b, &[0.5]),
+            Err(Error::PaddingTooLarge {
+                requested: usize::MAX
+            })
+        );
     }
 
     #[test]
@@ -378,5 +437,45 @@ mod tests {
         let b2 = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.01]];
         assert_eq!(q.run(&b2, &[lo, hi]).unwrap(), vec![0]);
         assert_eq!(nms(&b2, &[lo, hi], 0.5).unwrap(), vec![1]);
+    }
+
+    /// Issue 10, defect 10: with q = 1e-320, `0.1 / q` and `0.9 / q` both overflowed to
+    /// the same infinite key and the canonical key kept the 0.1 box.
+    #[test]
+    fn quanta_that_overflow_the_key_are_refused() {
+        let b = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.01]];
+        let s = [0.1, 0.9];
+        for q in [1e-320, 1e-250, MIN_SCORE_QUANTUM / 2.0] {
+            assert_eq!(
+                Nms::new(0.5).score_quantum(q).run(&b, &s),
+                Err(Error::ScoreQuantum { value: q })
+            );
+        }
+        let q = Nms::new(0.5).score_quantum(MIN_SCORE_QUANTUM);
+        assert_eq!(q.run(&b, &s).unwrap(), vec![1]);
+        // At the bound the largest scores still get finite, ordered keys.
+        let keys = [f32::MAX, 1e30, 0.9, 0.1, f32::from_bits(1), 0.0, -f32::MAX]
+            .map(|s| score_key(s, Some(MIN_SCORE_QUANTUM)));
+        assert!(keys.iter().all(|k| k.is_finite()));
+        assert!(keys.windows(2).all(|w| w[0] > w[1]));
+        // A huge quantum makes every score one key: allowed, ties go to the tie key.
+        let huge = Nms::new(0.5).score_quantum(f64::MAX);
+        assert_eq!(huge.run(&b, &s).unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn deserialised_configurations_are_checked() {
+        let good = Nms::new(0.5).score_threshold(0.1).score_quantum(1e-3);
+        let json = serde_json::to_string(&good).unwrap();
+        assert_eq!(serde_json::from_str::<Nms>(&json).unwrap(), good);
+        for (from, to) in [
+            ("\"iou_threshold\":0.5", "\"iou_threshold\":1.5"),
+            ("\"score_quantum\":0.001", "\"score_quantum\":1e-320"),
+            ("\"score_quantum\":0.001", "\"score_quantum\":0.0"),
+        ] {
+            assert!(json.contains(from), "{json}");
+            let bad = json.replace(from, to);
+            assert!(serde_json::from_str::<Nms>(&bad).is_err(), "{bad}");
+        }
     }
 }

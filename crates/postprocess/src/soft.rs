@@ -12,9 +12,16 @@
 //! 4. Repeat until the queue is empty or `max_output` boxes are selected.
 //!
 //! Weights, in `f32`: Gaussian `w = expf((-0.5 / sigma) * iou * iou)` (multiplied left to
-//! right, [`libm::expf`] so every machine gets the same bits), applied at any IoU as in
-//! TensorFlow (the IoU threshold plays no part); linear `w = 1 - iou` when `iou > iou_threshold`,
-//! else 1 (Bodla et al.). A Gaussian `sigma` of 0 means hard NMS, as in TensorFlow.
+//! right, [`libm::expf`] so every machine gets the same bits), applied at any positive IoU
+//! as in TensorFlow (the IoU threshold plays no part); linear `w = 1 - iou` when
+//! `iou > iou_threshold`, else 1 (Bodla et al.). An IoU of 0 always has weight exactly 1,
+//! so a box that overlaps nothing keeps its score; every weight lies in `[0, 1]`. A
+//! Gaussian `sigma` of 0 means hard NMS, as in TensorFlow; a positive sigma so small that
+//! `-0.5 / sigma` overflows `f32` gives weight 0 at every positive IoU.
+//!
+//! The loop ends for every accepted input: an entry returns to the queue only after it
+//! met a box selected since its last pop, and an entry with nothing new to meet is
+//! selected, so each of the `n` candidates is popped at most `n + 1` times.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -26,17 +33,51 @@ use crate::error::{Error, Result};
 use crate::nms::{Nms, Padded};
 use crate::order::{score_key, tie_cmp, Candidate};
 
-/// How soft-NMS decays the score of a box that overlaps a selected one.
+/// How soft-NMS decays the score of a box that overlaps a selected one. Deserialising
+/// checks `sigma` as [`Nms::run_soft`] does ([`Error::Sigma`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawSoftNms")]
 pub enum SoftNms {
-    /// `score *= exp(-0.5 · IoU² / sigma)`, as TensorFlow v5. `sigma` must be finite and
-    /// `>= 0`; 0 means hard NMS.
+    /// `score *= exp(-0.5 · IoU² / sigma)` for `IoU > 0`, as TensorFlow v5. `sigma` must be
+    /// finite and `>= 0`; 0 means hard NMS. An IoU of 0 never changes a score.
     Gaussian {
         /// The `soft_nms_sigma` of TensorFlow.
         sigma: f32,
     },
     /// `score *= 1 - IoU` when `IoU > iou_threshold`.
     Linear,
+}
+
+/// The serde shape of [`SoftNms`], checked by `TryFrom` before it becomes one.
+#[derive(Deserialize)]
+enum RawSoftNms {
+    Gaussian { sigma: f32 },
+    Linear,
+}
+
+impl TryFrom<RawSoftNms> for SoftNms {
+    type Error = Error;
+
+    fn try_from(r: RawSoftNms) -> Result<Self> {
+        let method = match r {
+            RawSoftNms::Gaussian { sigma } => SoftNms::Gaussian { sigma },
+            RawSoftNms::Linear => SoftNms::Linear,
+        };
+        method.validate()?;
+        Ok(method)
+    }
+}
+
+impl SoftNms {
+    /// A Gaussian `sigma` must be finite and `>= 0`.
+    fn validate(&self) -> Result<()> {
+        match *self {
+            SoftNms::Gaussian { sigma } if !(sigma.is_finite() && sigma >= 0.0) => {
+                Err(Error::Sigma { value: sigma })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The result of soft-NMS.
@@ -51,6 +92,8 @@ pub struct SoftOutput {
 impl SoftOutput {
     /// Pads indices (with 0) and scores (with 0.0) to `n` entries, as TensorFlow v5 with
     /// `pad_to_max_output_size=True`; returns the padded output and the valid count.
+    /// It allocates `n` entries, the size the caller asked for (like `Vec::resize`, an
+    /// impossible `n` aborts on allocation failure).
     pub fn padded(mut self, n: usize) -> (Padded, Vec<f32>) {
         let valid = self.indices.len();
         self.indices.resize(n.max(valid), 0);
@@ -101,11 +144,9 @@ impl Nms {
     /// Soft-NMS (see the [module docs](crate::soft) for the exact loop). Returns the
     /// selected indices and their decayed scores.
     pub fn run_soft(&self, boxes: &[BBox], scores: &[f32], method: SoftNms) -> Result<SoftOutput> {
+        method.validate()?;
         let scale = match method {
             SoftNms::Gaussian { sigma } => {
-                if !(sigma.is_finite() && sigma >= 0.0) {
-                    return Err(Error::Sigma { value: sigma });
-                }
                 if sigma == 0.0 {
                     // TensorFlow: sigma 0 is hard NMS; scores come back unchanged.
                     let indices = self.run(boxes, scores)?;
@@ -129,6 +170,13 @@ impl Nms {
         let above = |s: f32| threshold.is_none_or(|t| s > t);
         let iou_threshold = self.iou_threshold();
         let weight = |iou: f32| -> f32 {
+            // No overlap never lowers a score. The early return also keeps NaN out:
+            // a tiny sigma makes `scale` -inf, and -inf * 0 is NaN.
+            if iou <= 0.0 {
+                return 1.0;
+            }
+            // `iou` is in (0, 1] (see `iou_normalized`), so every weight is in [0, 1]:
+            // -inf * iou * iou is -inf and expf(-inf) is 0.
             match scale {
                 Some(scale) => libm::expf(scale * iou * iou),
                 None if f64::from(iou) > iou_threshold => 1.0 - iou,
@@ -156,7 +204,11 @@ impl Nms {
             let Some(mut e) = queue.pop() else { break };
             let original = e.score;
             let (me, my_area): (&Candidate, f32) = (&c[e.slot], areas[e.slot]);
-            for &s in selected[e.compared..].iter().rev() {
+            // Termination: an entry goes back into the queue only after it met a box
+            // selected since its last pop, and one with nothing new to meet is selected,
+            // so each entry is popped at most (selections + 1) times.
+            let nothing_new = e.compared >= selected.len();
+            for &s in selected.get(e.compared..).unwrap_or(&[]).iter().rev() {
                 let iou = iou_normalized(&c[s].bbox, areas[s], &me.bbox, my_area);
                 e.score *= weight(iou);
                 if !above(e.score) {
@@ -164,11 +216,11 @@ impl Nms {
                 }
             }
             e.compared = selected.len();
-            if e.score == original {
+            if e.score == original || nothing_new {
                 selected.push(e.slot);
                 out.indices.push(me.index);
                 out.scores.push(e.score);
-            } else if above(e.score) {
+            } else if above(e.score) && !e.score.is_nan() {
                 e.key = score_key(e.score, quantum);
                 queue.push(e);
             }
@@ -278,5 +330,73 @@ mod tests {
             }
         );
         assert_eq!(sc, vec![0.5, 0.0, 0.0]);
+    }
+
+    /// Issue 10, defect 6: sigma 1e-40 made `-0.5 / sigma` -inf, `-inf * 0` NaN, and the
+    /// NaN score dropped a box with IoU 0 (with a threshold) or looped forever (without).
+    #[test]
+    fn subnormal_sigma_keeps_disjoint_boxes_and_ends() {
+        let b = [[0.0, 0.0, 1.0, 1.0], [5.0, 5.0, 6.0, 6.0]];
+        let s = [0.9f32, 0.8];
+        let m = SoftNms::Gaussian { sigma: 1e-40 };
+        let out = Nms::new(0.5)
+            .score_threshold(0.0)
+            .run_soft(&b, &s, m)
+            .unwrap();
+        assert_eq!(out.indices, vec![0, 1]);
+        assert_eq!(out.scores, vec![0.9, 0.8]);
+        let out = Nms::new(0.5).run_soft(&b, &s, m).unwrap();
+        assert_eq!(out.indices, vec![0, 1]);
+        assert_eq!(out.scores, vec![0.9, 0.8]);
+        // An overlapping box gets weight expf(-inf) = 0: dropped by a threshold of 0,
+        // selected last with score 0 without one.
+        let b = [
+            [0.0, 0.0, 1.0, 1.0],
+            [0.1, 0.0, 1.1, 1.0],
+            [5.0, 5.0, 6.0, 6.0],
+        ];
+        let s = [0.9f32, 0.8, 0.7];
+        let out = Nms::new(0.5)
+            .score_threshold(0.0)
+            .run_soft(&b, &s, m)
+            .unwrap();
+        assert_eq!(out.indices, vec![0, 2]);
+        let out = Nms::new(0.5).run_soft(&b, &s, m).unwrap();
+        assert_eq!(out.indices, vec![0, 2, 1]);
+        assert_eq!(out.scores, vec![0.9, 0.7, 0.0]);
+    }
+
+    #[test]
+    fn zero_iou_never_lowers_a_score() {
+        // Touching edges: intersection 0, so IoU 0.
+        let b = [
+            [0.0, 0.0, 1.0, 1.0],
+            [1.0, 0.0, 2.0, 1.0],
+            [0.0, 1.0, 1.0, 2.0],
+        ];
+        let s = [0.9f32, 0.8, 1e-30];
+        for sigma in [1e-45, 1e-40, f32::MIN_POSITIVE, 1e-30, 0.5, f32::MAX] {
+            for t in [None, Some(0.0), Some(-1.0)] {
+                let mut cfg = Nms::new(0.0);
+                if let Some(t) = t {
+                    cfg = cfg.score_threshold(t);
+                }
+                for m in [SoftNms::Gaussian { sigma }, SoftNms::Linear] {
+                    let out = cfg.run_soft(&b, &s, m).unwrap();
+                    assert_eq!(out.indices, vec![0, 1, 2], "{sigma} {t:?} {m:?}");
+                    assert_eq!(out.scores, s.to_vec(), "{sigma} {t:?} {m:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deserialised_sigma_is_checked() {
+        let ok: SoftNms = serde_json::from_str(r#"{"Gaussian":{"sigma":0.5}}"#).unwrap();
+        assert_eq!(ok, SoftNms::Gaussian { sigma: 0.5 });
+        let bad = serde_json::from_str::<SoftNms>(r#"{"Gaussian":{"sigma":-1.0}}"#);
+        assert!(bad.unwrap_err().to_string().contains("sigma"));
+        let lin: SoftNms = serde_json::from_str(r#""Linear""#).unwrap();
+        assert_eq!(lin, SoftNms::Linear);
     }
 }

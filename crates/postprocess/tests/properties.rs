@@ -116,4 +116,42 @@ proptest! {
             prop_assert!(s <= scores[i] && s > 0.001);
         }
     }
+
+    /// Defect 6 of issue 10: every accepted sigma (subnormal, tiny, huge) and threshold
+    /// terminates, and a box that overlaps nothing keeps its exact score.
+    #[test]
+    fn soft_nms_terminates_and_leaves_isolated_boxes_alone(
+        seed in any::<u64>(),
+        n in 0usize..60,
+        sigma in prop_oneof![
+            (1u32..0x0080_0000).prop_map(f32::from_bits), // subnormal
+            Just(f32::MIN_POSITIVE),
+            1e-38f32..1e-30,
+            0.01f32..2.0,
+            Just(f32::MAX),
+        ],
+        threshold in prop_oneof![Just(None), Just(Some(0.0f32)), Just(Some(f32::MIN_POSITIVE)), Just(Some(f32::NEG_INFINITY))],
+        linear in any::<bool>(),
+    ) {
+        let (mut boxes, mut scores, _) = clustered(seed, n, 0);
+        // A box far from every other one, so its IoU with each is 0.
+        boxes.push([1e6, 1e6, 1e6 + 1.0, 1e6 + 1.0]);
+        scores.push(0.25);
+        let mut cfg = Nms::new(0.5);
+        if let Some(t) = threshold {
+            cfg = cfg.score_threshold(t);
+        }
+        let method = if linear { SoftNms::Linear } else { SoftNms::Gaussian { sigma } };
+        let out = cfg.run_soft(&boxes, &scores, method).unwrap();
+        let mut seen = vec![false; boxes.len()];
+        for (&i, &s) in out.indices.iter().zip(&out.scores) {
+            prop_assert!(!seen[i]);
+            seen[i] = true;
+            prop_assert!(s.is_finite() && s <= scores[i]);
+        }
+        let isolated = boxes.len() - 1;
+        let at = out.indices.iter().position(|&i| i == isolated);
+        prop_assert!(at.is_some(), "the isolated box was dropped");
+        prop_assert_eq!(out.scores[at.unwrap_or(0)].to_bits(), 0.25f32.to_bits());
+    }
 }
