@@ -41,12 +41,14 @@
 pub mod derive;
 mod draws;
 mod error;
+pub mod keys;
 mod path;
 mod serial;
 mod tree;
 
 pub use draws::{SeedRng, NORMAL_MAX_ABS};
 pub use error::{Error, Result};
+pub use keys::{EpochKey, RunKey, SampleKey, StepKey};
 pub use path::Step;
 pub use rand_core::RngCore;
 pub use tree::{Root, SeedTree, MAX_PATH_DEPTH};
