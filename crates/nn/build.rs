@@ -1,5 +1,6 @@
-//! Builds the C++ determinism shim against the libtorch that torch-sys found, and gives
-//! every binary and test of this crate an rpath to it (torch-sys emits none).
+//! Builds the C++ determinism shim against the libtorch that torch-sys found, gives
+//! every binary and test of this crate an rpath to it (torch-sys emits none), and exports
+//! libtorch's library folder to dependents' build scripts.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,10 @@ fn main() {
         .file("shim/determinism.cpp")
         .compile("lockstep_determinism_shim");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // With `links = "lockstep_nn"`, this reaches the build scripts of crates that depend
+    // on lockstep-nn as DEP_LOCKSTEP_NN_LIBTORCH_LIB: a one-line build script there turns
+    // it into an rpath (link args do not propagate to dependents; see the README).
+    println!("cargo:libtorch_lib={}", lib.display());
     if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }

@@ -267,16 +267,131 @@ pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
 /// Makes sure cuBLAS will be deterministic: the variable is set to a deterministic
 /// value, or is unset and CUDA has not started (then it is set here).
 fn ensure_cublas_workspace(cuda_started: bool) -> Result<()> {
-    match std::env::var(CUBLAS_WORKSPACE_CONFIG) {
-        Ok(value) if CUBLAS_DETERMINISTIC_VALUES.contains(&value.as_str()) => Ok(()),
-        Ok(value) => Err(Error::BadCublasWorkspaceConfig { value }),
-        Err(_) if cuda_started => Err(Error::CudaStartedWithoutWorkspaceConfig),
-        Err(_) => {
-            // Before CUDA starts, nothing has read the variable yet. Setting it from a
-            // multi-threaded process is racy with C `getenv`, so binaries that train
-            // should call the switch first thing in `main` (lockstep-repro does).
-            std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
-            Ok(())
+    let value = std::env::var(CUBLAS_WORKSPACE_CONFIG).ok();
+    if cublas_workspace_needs_setting(value.as_deref(), cuda_started)? {
+        // Before CUDA starts, nothing has read the variable yet. Setting it from a
+        // multi-threaded process is racy with C `getenv`, so binaries that train
+        // should call the switch first thing in `main` (lockstep-repro does).
+        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
+    }
+    Ok(())
+}
+
+/// The decision of [`ensure_cublas_workspace`], apart from the environment: whether the
+/// variable must be set now, or why the switch comes too late (cuBLAS reads the variable
+/// once, when CUDA starts, so a context that exists already has read it unset).
+fn cublas_workspace_needs_setting(value: Option<&str>, cuda_started: bool) -> Result<bool> {
+    match value {
+        Some(v) if CUBLAS_DETERMINISTIC_VALUES.contains(&v) => Ok(false),
+        Some(v) => Err(Error::BadCublasWorkspaceConfig { value: v.into() }),
+        None if cuda_started => Err(Error::CudaStartedWithoutWorkspaceConfig),
+        None => Ok(true),
+    }
+}
+
+/// The phrase of libtorch's `alertNotDeterministic` (`at::Context`), which strict mode
+/// turns into an error for an op with no deterministic kernel on its device.
+const NOT_DETERMINISTIC: &str = "does not have a deterministic implementation";
+
+/// The op named by libtorch's "`OP` does not have a deterministic implementation"
+/// message, or `None` for any other message.
+pub fn nondeterministic_op(message: &str) -> Option<&str> {
+    let line = message.lines().find(|l| l.contains(NOT_DETERMINISTIC))?;
+    let before = line.split(NOT_DETERMINISTIC).next()?;
+    let op = before
+        .split_whitespace()
+        .last()?
+        .trim_matches(|c: char| matches!(c, '\'' | '"' | '`' | ':'));
+    (!op.is_empty()).then_some(op)
+}
+
+/// Every libtorch error reaches lockstep through `tch`'s `f_` methods as a
+/// `TchError`; the "no deterministic implementation" alert becomes its own variant,
+/// naming the op, so callers can tell it from a real failure.
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        if let tch::TchError::Torch(message) = &e {
+            if let Some(op) = nondeterministic_op(message) {
+                let line = message
+                    .lines()
+                    .find(|l| l.contains(NOT_DETERMINISTIC))
+                    .unwrap_or(message);
+                return Error::NondeterministicOp {
+                    op: op.to_string(),
+                    message: line.trim().to_string(),
+                };
+            }
         }
+        Error::Tch(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // libtorch 2.11's wording (c10/core/Context.cpp, `alertNotDeterministic`), as tch
+    // passes it on: the message, then where it was raised.
+    const CUDA_ALERT: &str = "upsample_bilinear2d_backward_out_cuda does not have a \
+        deterministic implementation, but you set 'torch.use_deterministic_algorithms(True)'. \
+        You can turn off determinism just for this operation, or you can use the \
+        'warn_only=True' option, if that's acceptable for your application.\n\
+        Exception raised from alertNotDeterministic at /pytorch/aten/src/ATen/Context.cpp:93";
+
+    #[test]
+    fn the_alert_names_the_op() {
+        assert_eq!(
+            nondeterministic_op(CUDA_ALERT),
+            Some("upsample_bilinear2d_backward_out_cuda")
+        );
+        assert_eq!(
+            nondeterministic_op(
+                "Internal torch error:\nput_ does not have a deterministic implementation, but"
+            ),
+            Some("put_")
+        );
+        assert_eq!(nondeterministic_op("shape '[2, 3]' is invalid"), None);
+        assert_eq!(
+            nondeterministic_op(" does not have a deterministic implementation"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_tch_alert_becomes_the_typed_variant_and_other_errors_stay_tch() {
+        match Error::from(tch::TchError::Torch(CUDA_ALERT.into())) {
+            Error::NondeterministicOp { op, message } => {
+                assert_eq!(op, "upsample_bilinear2d_backward_out_cuda");
+                assert!(message.starts_with("upsample_bilinear2d_backward_out_cuda does not"));
+                assert!(!message.contains("Exception raised from"), "{message}");
+            }
+            other => panic!("not typed: {other:?}"),
+        }
+        let plain = Error::from(tch::TchError::Torch(
+            "mat1 and mat2 shapes cannot be multiplied".into(),
+        ));
+        assert!(matches!(plain, Error::Tch(_)), "{plain:?}");
+    }
+
+    #[test]
+    fn the_switch_refuses_once_cuda_has_started_without_the_workspace_config() {
+        assert!(matches!(
+            cublas_workspace_needs_setting(None, true),
+            Err(Error::CudaStartedWithoutWorkspaceConfig)
+        ));
+        assert!(matches!(
+            cublas_workspace_needs_setting(None, false),
+            Ok(true)
+        ));
+        for good in [":4096:8", ":16:8"] {
+            assert!(matches!(
+                cublas_workspace_needs_setting(Some(good), true),
+                Ok(false)
+            ));
+        }
+        assert!(matches!(
+            cublas_workspace_needs_setting(Some(":0:0"), false),
+            Err(Error::BadCublasWorkspaceConfig { value }) if value == ":0:0"
+        ));
     }
 }

@@ -5,9 +5,23 @@ use std::path::PathBuf;
 /// Everything that can go wrong in `lockstep-nn`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A tensor operation failed inside libtorch.
+    /// A tensor operation failed inside libtorch. (`From<tch::TchError>` lives in
+    /// `determinism`: it turns libtorch's "no deterministic implementation" alert into
+    /// [`Error::NondeterministicOp`].)
     #[error("libtorch operation failed: {0}")]
-    Tch(#[from] tch::TchError),
+    Tch(#[source] tch::TchError),
+    /// The determinism switch is strict and an op without a deterministic implementation
+    /// on its device ran (libtorch's `alertNotDeterministic`); nothing fell back.
+    #[error(
+        "`{op}` has no deterministic implementation on this device, and the determinism \
+         switch is strict: avoid the op, or allow it with Mode::WarnOnly ({message})"
+    )]
+    NondeterministicOp {
+        /// The op as libtorch names it (e.g. `upsample_bilinear2d_backward_out_cuda`).
+        op: String,
+        /// The first line of libtorch's message.
+        message: String,
+    },
     /// Non-maximum suppression failed while decoding detections.
     #[error("NMS failed while decoding: {0}")]
     Postprocess(#[from] lockstep_postprocess::Error),
@@ -82,6 +96,50 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A checkpoint in a format this version does not read (format 1 has no manifest
+    /// hash, so its step, update count and losses cannot be verified).
+    #[error(
+        "checkpoint manifest {} has format `{format}`; this version reads only `{supported}` \
+         (write the checkpoint again with this version)",
+        path.display()
+    )]
+    UnsupportedCheckpoint {
+        /// The manifest.
+        path: PathBuf,
+        /// The format it declares.
+        format: String,
+        /// The format this version reads.
+        supported: &'static str,
+    },
+    /// Another writer holds the checkpoint folder's lock.
+    #[error(
+        "checkpoint folder {} is in use by another writer (lock file {} is held); \
+         only one writer per folder",
+        path.display(),
+        lock.display()
+    )]
+    CheckpointLocked {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The checkpoint was written under another machine setting than this process runs
+    /// with (results would differ from an uninterrupted run).
+    #[error(
+        "checkpoint was written with {setting} `{checkpoint}`, but this process has \
+         `{current}`; {remedy}, or opt in with `ResumeOptions::allow_environment_change`"
+    )]
+    EnvironmentMismatch {
+        /// `CPU dispatch level`, `intra-op threads` or `libtorch version`.
+        setting: &'static str,
+        /// The checkpoint's value.
+        checkpoint: String,
+        /// This process's value.
+        current: String,
+        /// How to get the checkpoint's value back.
+        remedy: String,
     },
     /// The checkpoint's tensors do not fit the model (or the optimizer).
     #[error("checkpoint does not match the {what}: tensor `{tensor}`: {reason}")]

@@ -123,6 +123,21 @@ pub fn set_fingerprint<S: AsRef<str>>(named: &[(S, Tensor)]) -> Result<Fingerpri
     Ok(Fingerprint(*h.finalize().as_bytes()))
 }
 
+/// The fingerprint of an optimizer state together with its update count: the set
+/// fingerprint of `state` plus an entry `updates` holding the count as one `i64` (its
+/// bits, so every `u64` maps to a distinct value).
+pub fn optimizer_fingerprint(state: &[(String, Tensor)], updates: u64) -> Result<Fingerprint> {
+    let mut named: Vec<(&str, Tensor)> = state
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shallow_clone()))
+        .collect();
+    named.push((
+        "updates",
+        Tensor::f_from_slice(&[i64::from_ne_bytes(updates.to_ne_bytes())])?,
+    ));
+    set_fingerprint(&named)
+}
+
 /// The fingerprint of every variable of a var store (parameters and buffers such as
 /// BatchNorm running statistics), in name order.
 pub fn model_fingerprint(vs: &tch::nn::VarStore) -> Result<Fingerprint> {

@@ -45,4 +45,4 @@ pub use progress::ProgressMode;
 pub use schedule::LrSchedule;
 pub use tch;
 pub use trace::{compare, Divergence, Phase, TraceOptions};
-pub use trainer::{DeviceConfig, TrainConfig, Trainer};
+pub use trainer::{DeviceConfig, ResumeOptions, TrainConfig, Trainer};

@@ -100,7 +100,8 @@ impl OptimizerConfig {
             } => {
                 check("optimizer.beta1", beta1, (0.0..1.0).contains(&beta1))?;
                 check("optimizer.beta2", beta2, (0.0..1.0).contains(&beta2))?;
-                check("optimizer.eps", eps, eps >= 0.0)?;
+                // eps = 0 divides 0 by 0 (NaN) wherever a gradient has been 0 so far.
+                check("optimizer.eps", eps, eps > 0.0)?;
                 check("optimizer.weight_decay", weight_decay, weight_decay >= 0.0)
             }
         }
@@ -471,5 +472,22 @@ mod tests {
             weight_decay: 0.0
         })
         .is_err());
+    }
+
+    #[test]
+    fn zero_eps_is_refused() {
+        // AdamW with eps 0 divides 0 by 0 on a parameter whose gradients were all 0.
+        assert!(matches!(
+            Optimizer::new(OptimizerConfig::AdamW {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 0.0,
+                weight_decay: 0.0
+            }),
+            Err(Error::InvalidConfig {
+                what: "optimizer.eps",
+                ..
+            })
+        ));
     }
 }

@@ -60,7 +60,7 @@ impl Progress {
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
         }
         if let Some(every) = self.lines_every {
-            if done % every == 0 || done == self.total {
+            if done.is_multiple_of(every) || done == self.total {
                 eprintln!("step {done}/{} loss {loss:.6} lr {lr:.3e}", self.total);
             }
         }

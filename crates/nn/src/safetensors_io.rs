@@ -75,14 +75,91 @@ pub fn encode(named: &[(String, Tensor)], path_for_errors: &Path) -> Result<Vec<
     })
 }
 
+/// One tensor of a safetensors file, as its header describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorEntry {
+    /// The tensor's name.
+    pub name: String,
+    /// The safetensors dtype name (`F32`, `I64`, …).
+    pub dtype: String,
+    /// The shape.
+    pub shape: Vec<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeaderEntry {
+    data_offsets: (u64, u64),
+}
+
+/// Checks the header's offsets against the buffer before `safetensors` sees it:
+/// safetensors 0.3.3 adds offsets unchecked, which overflows on a crafted header.
+fn precheck(bytes: &[u8]) -> std::result::Result<(), String> {
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err("shorter than its 8-byte header length".into());
+    };
+    let n = u64::from_le_bytes(*len);
+    let header_len = usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= rest.len())
+        .ok_or_else(|| {
+            format!(
+                "header length {n} exceeds the {} bytes after it",
+                rest.len()
+            )
+        })?;
+    let (header, data) = rest.split_at(header_len);
+    let header: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| format!("header does not parse: {e}"))?;
+    for (name, value) in header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let entry: HeaderEntry = serde_json::from_value(value)
+            .map_err(|e| format!("tensor `{name}`: header entry does not parse: {e}"))?;
+        let (start, end) = entry.data_offsets;
+        if start > end || end > data.len() as u64 {
+            return Err(format!(
+                "tensor `{name}`: data offsets [{start}, {end}] outside the {} data bytes",
+                data.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn deserialize<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
+    let corrupt = |reason: String| Error::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        reason: format!("not a safetensors file: {reason}"),
+    };
+    precheck(bytes).map_err(corrupt)?;
+    SafeTensors::deserialize(bytes).map_err(|e| corrupt(format!("{e:?}")))
+}
+
+/// The tensors a safetensors file holds, in name order, checked without libtorch: a
+/// pure function of `bytes` (errors name `path`).
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Vec<TensorEntry>> {
+    let st = deserialize(bytes, path)?;
+    let mut out: Vec<TensorEntry> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| TensorEntry {
+            name,
+            dtype: format!("{:?}", view.dtype()),
+            shape: view.shape().iter().map(|&d| d as u64).collect(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 /// The named tensors in safetensors `bytes`, in name order, on `device`.
 pub fn decode(bytes: &[u8], path: &Path, device: Device) -> Result<Vec<(String, Tensor)>> {
     let corrupt = |reason: String| Error::CorruptCheckpoint {
         path: path.to_path_buf(),
         reason,
     };
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| corrupt(format!("not a safetensors file: {e:?}")))?;
+    let st = deserialize(bytes, path)?;
     let mut names: Vec<String> = st.names().into_iter().cloned().collect();
     names.sort();
     let mut out = Vec::with_capacity(names.len());
@@ -92,7 +169,12 @@ pub fn decode(bytes: &[u8], path: &Path, device: Device) -> Result<Vec<(String, 
             .map_err(|e| corrupt(format!("tensor `{name}`: {e:?}")))?;
         let kind = kind_of(view.dtype())
             .ok_or_else(|| corrupt(format!("tensor `{name}` has dtype {:?}", view.dtype())))?;
-        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let shape = view
+            .shape()
+            .iter()
+            .map(|&d| i64::try_from(d))
+            .collect::<std::result::Result<Vec<i64>, _>>()
+            .map_err(|_| corrupt(format!("tensor `{name}`: a dimension exceeds i64")))?;
         let t = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_device(device)?;
         out.push((name, t));
     }

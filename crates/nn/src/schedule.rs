@@ -52,7 +52,8 @@ impl LrSchedule {
                 bad("schedule.base", base.to_string())
             }
             Self::Step { every: 0, .. } => bad("schedule.every", "0".into()),
-            Self::Step { gamma, .. } if !gamma.is_finite() => {
+            // A negative factor would make every other rate negative.
+            Self::Step { gamma, .. } if !(gamma.is_finite() && gamma >= 0.0) => {
                 bad("schedule.gamma", gamma.to_string())
             }
             Self::Cosine { min, .. } if !(min.is_finite() && min >= 0.0) => {
@@ -62,6 +63,20 @@ impl LrSchedule {
                 bad("schedule.total", format!("{total} (warmup {warmup})"))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The rate at step `k`, or [`Error::InvalidConfig`] when it is not finite (a
+    /// `gamma` above 1 overflows after enough decays).
+    pub fn checked_lr(&self, k: u64) -> Result<f64> {
+        let lr = self.lr(k);
+        if lr.is_finite() {
+            Ok(lr)
+        } else {
+            Err(Error::InvalidConfig {
+                what: "schedule",
+                value: format!("{self:?} (its rate at step {k} is {lr})"),
+            })
         }
     }
 
@@ -141,6 +156,29 @@ mod tests {
         .validate()
         .is_err());
         assert!(LrSchedule::Constant { base: f64::NAN }.validate().is_err());
+        // A negative decay factor flips the rate's sign every other decay.
+        assert!(LrSchedule::Step {
+            base: 1.0,
+            every: 1,
+            gamma: -0.5
+        }
+        .validate()
+        .is_err());
+        // A factor above 1 validates but overflows to an infinite rate at some step.
+        let growing = LrSchedule::Step {
+            base: 1.0,
+            every: 1,
+            gamma: 1e10,
+        };
+        assert!(growing.validate().is_ok());
+        assert!(growing.checked_lr(10).is_ok());
+        assert!(matches!(
+            growing.checked_lr(40),
+            Err(Error::InvalidConfig {
+                what: "schedule",
+                ..
+            })
+        ));
         assert!(LrSchedule::Constant { base: 0.1 }.validate().is_ok());
     }
 }

@@ -41,9 +41,17 @@ pub fn shapes_image(seed: &SeedTree, index: u64, size: u32) -> Result<(Vec<u8>, 
         });
     }
     let s = size as usize;
+    // 3·size² overflows usize for sizes near u32::MAX: a typed error, not a wrap.
+    let len = s
+        .checked_mul(s)
+        .and_then(|n| n.checked_mul(3))
+        .ok_or_else(|| Error::InvalidConfig {
+            what: "synthetic.size",
+            value: size.to_string(),
+        })?;
     let mut rng = seed.child_index("image", index).rng();
     let grey = below(&mut rng, 40)? as u8;
-    let mut img = vec![grey; 3 * s * s];
+    let mut img = vec![grey; len];
     let count = 1 + below(&mut rng, 5)?;
     let (lo, hi) = (u64::from(size / 8), u64::from(size / 2));
     let mut objects = Vec::new();

@@ -7,6 +7,7 @@
 //! NaN guard → optimizer update at the schedule's rate for `k`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use lockstep_seeding::SeedTree;
 use serde::{Deserialize, Serialize};
@@ -14,10 +15,10 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::batch::{Batch, BatchSource};
-use crate::checkpoint::{self, Manifest};
+use crate::checkpoint::{self, CheckpointWriter, Manifest};
 use crate::determinism::{self, CpuCapability, DeterminismConfig, DeterminismReport, Mode};
 use crate::error::{Error, Result};
-use crate::fingerprint::{model_fingerprint, set_fingerprint, Fingerprint};
+use crate::fingerprint::{model_fingerprint, optimizer_fingerprint, Fingerprint};
 use crate::models::Model;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::progress::{Progress, ProgressMode};
@@ -97,6 +98,32 @@ impl TrainConfig {
     }
 }
 
+/// What [`Trainer::resume_with`] tolerates. The default tolerates nothing: a checkpoint
+/// written at another CPU dispatch level, intra-op thread count or libtorch version is
+/// refused with [`Error::EnvironmentMismatch`], because finishing the run here would
+/// give weights that neither machine setting produces on its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResumeOptions {
+    /// Resume even when the dispatch level, thread count (as read back from libtorch)
+    /// or libtorch version differs from the checkpoint's. The run is then no longer
+    /// bitwise equal to an uninterrupted run on either setting.
+    pub allow_environment_change: bool,
+}
+
+impl ResumeOptions {
+    /// The strict default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`Self::allow_environment_change`].
+    pub fn allow_environment_change(mut self, allow: bool) -> Self {
+        self.allow_environment_change = allow;
+        self
+    }
+}
+
 /// A model under training, with its optimizer, position and records.
 #[derive(Debug)]
 pub struct Trainer<M> {
@@ -112,6 +139,9 @@ pub struct Trainer<M> {
     report: DeterminismReport,
     trace: Option<TraceWriter>,
     progress: ProgressMode,
+    /// The writer of the checkpoint folder last saved to; holds its lock until the
+    /// trainer is dropped or saves elsewhere.
+    writer: Mutex<Option<CheckpointWriter>>,
 }
 
 impl<M: Model> Trainer<M> {
@@ -153,12 +183,15 @@ impl<M: Model> Trainer<M> {
             report,
             trace: None,
             progress: ProgressMode::Auto,
+            writer: Mutex::new(None),
         })
     }
 
     /// Rebuilds the trainer from the checkpoint in `root` and returns it with the data
     /// source state saved there. The seed node and config must equal the checkpoint's,
-    /// and the checkpoint's tensors must fit the model exactly.
+    /// the checkpoint's tensors must fit the model exactly, and the CPU dispatch level,
+    /// thread count and libtorch version must equal the checkpoint's (see
+    /// [`ResumeOptions`] and [`Self::resume_with`]).
     pub fn resume<F>(
         config: TrainConfig,
         seed: SeedTree,
@@ -168,9 +201,24 @@ impl<M: Model> Trainer<M> {
     where
         F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
     {
+        Self::resume_with(config, seed, build, root, &ResumeOptions::default())
+    }
+
+    /// As [`Self::resume`], with `options` saying what may differ.
+    pub fn resume_with<F>(
+        config: TrainConfig,
+        seed: SeedTree,
+        build: F,
+        root: &Path,
+        options: &ResumeOptions,
+    ) -> Result<(Self, serde_json::Value)>
+    where
+        F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
+    {
         let mut t = Self::new(config, seed, build)?;
         let ckpt = checkpoint::read_latest(root, t.device)?;
         let m = &ckpt.manifest;
+        check_counts(&ckpt)?;
         if m.seed.key() != t.seed.key() {
             return Err(Error::ConfigMismatch {
                 field: "seed".into(),
@@ -188,6 +236,10 @@ impl<M: Model> Trainer<M> {
                 checkpoint: a,
                 current: b,
             });
+        }
+        // After the config check, so another `threads` is still named as a config field.
+        if !options.allow_environment_change {
+            check_environment(&m.determinism, &t.report)?;
         }
         t.load_weights(&ckpt.weights)?;
         t.optimizer
@@ -244,6 +296,8 @@ impl<M: Model> Trainer<M> {
         root: &Path,
         sampler_state: serde_json::Value,
     ) -> Result<PathBuf> {
+        // The fingerprints, file entries and format are filled in by the writer from the
+        // tensors it writes.
         let manifest = Manifest {
             format: checkpoint::FORMAT.to_string(),
             step: self.step,
@@ -256,12 +310,24 @@ impl<M: Model> Trainer<M> {
             })?,
             sampler_state,
             determinism: self.report.clone(),
-            model_fingerprint: self.model_fingerprint()?,
-            optimizer_fingerprint: self.optimizer_fingerprint()?,
+            model_fingerprint: Fingerprint([0; 32]),
+            optimizer_fingerprint: Fingerprint([0; 32]),
             losses: self.losses.clone(),
             files: Default::default(),
         };
-        checkpoint::write(root, manifest, &self.weights(), &self.optimizer.state())
+        // A poisoned lock only means an earlier save panicked; the writer is still whole.
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = match writer.take() {
+            Some(w) if w.root() == root => w,
+            old => {
+                // Release the old folder's lock before taking the new one's.
+                drop(old);
+                CheckpointWriter::open(root)?
+            }
+        };
+        let written = current.write(manifest, &self.weights(), &self.optimizer.state());
+        *writer = Some(current);
+        written
     }
 
     /// Starts trace mode: every following step appends its records to `path`.
@@ -333,7 +399,7 @@ impl<M: Model> Trainer<M> {
                 });
             }
         }
-        let lr = self.config.schedule.lr(k);
+        let lr = self.config.schedule.checked_lr(k)?;
         self.optimizer.step(&self.params, &grads, lr)?;
         if let Some(tr) = trace.as_mut() {
             for (name, p) in &self.params {
@@ -415,12 +481,7 @@ impl<M: Model> Trainer<M> {
 
     /// The fingerprint of the optimizer state (and its update count).
     pub fn optimizer_fingerprint(&self) -> Result<Fingerprint> {
-        let mut state = self.optimizer.state();
-        state.push((
-            "updates".into(),
-            Tensor::f_from_slice(&[self.optimizer.updates() as i64])?,
-        ));
-        set_fingerprint(&state)
+        optimizer_fingerprint(&self.optimizer.state(), self.optimizer.updates())
     }
 
     /// The model.
@@ -455,6 +516,56 @@ impl<M: Model> Trainer<M> {
     pub fn determinism_report(&self) -> &DeterminismReport {
         &self.report
     }
+}
+
+/// The trainer records one loss and one optimizer update per step; a manifest whose
+/// counts disagree was not written by it (the manifest hash makes this a second line
+/// of defence that names the field).
+fn check_counts(ckpt: &checkpoint::Checkpoint) -> Result<()> {
+    let m = &ckpt.manifest;
+    let bad = |field: &str, value: String| Error::CorruptCheckpoint {
+        path: ckpt.dir.join(checkpoint::MANIFEST),
+        reason: format!("field `{field}` is {value}, but `step` is {}", m.step),
+    };
+    if m.optimizer_updates != m.step {
+        return Err(bad("optimizer_updates", m.optimizer_updates.to_string()));
+    }
+    if m.losses.len() as u64 != m.step {
+        return Err(bad("losses", format!("{} entries long", m.losses.len())));
+    }
+    Ok(())
+}
+
+/// Refuses a checkpoint written under another dispatch level, thread count or libtorch.
+fn check_environment(saved: &DeterminismReport, now: &DeterminismReport) -> Result<()> {
+    if saved.cpu_capability != now.cpu_capability {
+        let want = saved.cpu_capability.env_value();
+        return Err(Error::EnvironmentMismatch {
+            setting: "CPU dispatch level",
+            checkpoint: want.clone(),
+            current: now.cpu_capability.env_value(),
+            remedy: format!(
+                "set ATEN_CPU_CAPABILITY={want} in the environment before the process starts"
+            ),
+        });
+    }
+    if saved.intra_op_threads != now.intra_op_threads {
+        return Err(Error::EnvironmentMismatch {
+            setting: "intra-op threads",
+            checkpoint: saved.intra_op_threads.to_string(),
+            current: now.intra_op_threads.to_string(),
+            remedy: format!("set `threads: {}` in the config", saved.intra_op_threads),
+        });
+    }
+    if saved.libtorch_version != now.libtorch_version {
+        return Err(Error::EnvironmentMismatch {
+            setting: "libtorch version",
+            checkpoint: saved.libtorch_version.clone(),
+            current: now.libtorch_version.clone(),
+            remedy: format!("build against libtorch {}", saved.libtorch_version),
+        });
+    }
+    Ok(())
 }
 
 /// The first field (dotted path) where two JSON values differ, with both renderings.

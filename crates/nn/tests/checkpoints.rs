@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 use lockstep_nn::checkpoint::{self, OPTIMIZER, WEIGHTS};
 use lockstep_nn::tch::Device;
-use lockstep_nn::{ClassifierConfig, Error, OptimizerConfig, SmallCnn, Trainer};
+use lockstep_nn::{ClassifierConfig, Error, OptimizerConfig, ResumeOptions, SmallCnn, Trainer};
 
 const N: u64 = 7;
 const CHILD_ENV: &str = "LOCKSTEP_NN_RESUME_CHILD";
@@ -230,5 +230,302 @@ fn bad_checkpoints_are_typed_errors() {
         checkpoint::read_latest(&root, Device::Cpu),
         Err(Error::CorruptCheckpoint { .. })
     ));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Rewrites `dir`'s manifest with `edit`; with `rehash`, also rewrites `manifest.blake3`
+/// to match, as a checkpoint written on another machine would be.
+fn edit_manifest(dir: &std::path::Path, rehash: bool, edit: impl Fn(&str) -> String) {
+    let path = dir.join(checkpoint::MANIFEST);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(&path, &edited).unwrap();
+    if rehash {
+        std::fs::write(
+            dir.join(checkpoint::MANIFEST_HASH),
+            checkpoint::hash_line(edited.as_bytes()),
+        )
+        .unwrap();
+    }
+}
+
+/// The last `"field": <value>` (the value up to the end of its line, or its `[...]` list)
+/// replaced by `"field": new`.
+fn set_field(text: &str, field: &str, new: &str) -> String {
+    let key = format!("\"{field}\": ");
+    let start = text.rfind(&key).unwrap() + key.len();
+    let end = if text[start..].starts_with('[') {
+        start + text[start..].find(']').unwrap() + 1
+    } else {
+        start + text[start..].find([',', '\n']).unwrap()
+    };
+    format!("{}{new}{}", &text[..start], &text[end..])
+}
+
+fn resume_classifier(root: &std::path::Path) -> lockstep_nn::Result<Trainer<SmallCnn>> {
+    let c = classifier();
+    Trainer::resume(
+        config(5, OptimizerConfig::adamw()),
+        seed(30),
+        |vs| SmallCnn::new(vs, &c),
+        root,
+    )
+    .map(|(t, _)| t)
+}
+
+fn expect_corrupt(
+    result: lockstep_nn::Result<Trainer<SmallCnn>>,
+    path: &std::path::Path,
+) -> String {
+    match result {
+        Err(Error::CorruptCheckpoint { path: p, reason }) => {
+            assert_eq!(p, path, "{reason}");
+            reason
+        }
+        Err(other) => panic!(
+            "expected CorruptCheckpoint naming {}, got {other}",
+            path.display()
+        ),
+        Ok(t) => panic!(
+            "expected CorruptCheckpoint naming {}, resumed at step {}",
+            path.display(),
+            t.step()
+        ),
+    }
+}
+
+#[test]
+fn edited_manifests_and_flipped_bytes_are_refused() {
+    // Issue 10, defect 1: each of these edits was accepted and resumed at the wrong step.
+    let root = temp_dir("edited");
+    let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(30));
+    t.run(&mut batch, 2).unwrap();
+    let dir = t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    drop(t);
+    let manifest = dir.join(checkpoint::MANIFEST);
+    let original = std::fs::read(&manifest).unwrap();
+    let hash = std::fs::read(dir.join(checkpoint::MANIFEST_HASH)).unwrap();
+    let restore = || {
+        std::fs::write(&manifest, &original).unwrap();
+        std::fs::write(dir.join(checkpoint::MANIFEST_HASH), &hash).unwrap();
+    };
+    assert_eq!(resume_classifier(&root).unwrap().step(), 2);
+    let flip_fingerprint = |text: &str| {
+        let key = "\"model_fingerprint\": \"";
+        let at = text.find(key).unwrap() + key.len();
+        let digit = if &text[at..=at] == "0" { "1" } else { "0" };
+        format!("{}{digit}{}", &text[..at], &text[at + 1..])
+    };
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let edits: [(&str, Edit); 4] = [
+        ("step", Box::new(|t: &str| set_field(t, "step", "3"))),
+        (
+            "optimizer_updates",
+            Box::new(|t: &str| set_field(t, "optimizer_updates", "3")),
+        ),
+        ("model_fingerprint", Box::new(flip_fingerprint)),
+        (
+            "losses",
+            Box::new(|t: &str| set_field(t, "losses", "[0.0]")),
+        ),
+    ];
+    for (field, edit) in &edits {
+        // A hand edit: the manifest hash no longer matches.
+        edit_manifest(&dir, false, edit);
+        let reason = expect_corrupt(resume_classifier(&root), &manifest);
+        assert!(reason.contains("BLAKE3"), "{field}: {reason}");
+        // The same edit with the hash made to match still fails, naming a field: the
+        // fingerprints are recomputed from the tensors and the counts cross-checked.
+        restore();
+        edit_manifest(&dir, true, edit);
+        let reason = expect_corrupt(resume_classifier(&root), &manifest);
+        let named = match *field {
+            "step" => "optimizer_updates",
+            "optimizer_updates" => "optimizer_fingerprint",
+            other => other,
+        };
+        assert!(reason.contains(&format!("`{named}`")), "{field}: {reason}");
+        restore();
+    }
+    // Whitespace is an edited byte too.
+    edit_manifest(&dir, false, |t| t.replacen(": ", ":  ", 1));
+    expect_corrupt(resume_classifier(&root), &manifest);
+    restore();
+    // One flipped byte anywhere in either tensor file, header or data.
+    for file in [WEIGHTS, OPTIMIZER] {
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        for at in [10, bytes.len() / 2, bytes.len() - 1] {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x20;
+            std::fs::write(&path, &flipped).unwrap();
+            expect_corrupt(resume_classifier(&root), &path);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    // A missing hash file is named.
+    std::fs::remove_file(dir.join(checkpoint::MANIFEST_HASH)).unwrap();
+    expect_corrupt(
+        resume_classifier(&root),
+        &dir.join(checkpoint::MANIFEST_HASH),
+    );
+    // A format-1 checkpoint (no hash) is refused with its own error.
+    edit_manifest(&dir, false, |t| {
+        t.replace(checkpoint::FORMAT, checkpoint::FORMAT_V1)
+    });
+    match resume_classifier(&root) {
+        Err(Error::UnsupportedCheckpoint { format, .. }) => {
+            assert_eq!(format, checkpoint::FORMAT_V1)
+        }
+        other => panic!("expected UnsupportedCheckpoint, got {other:?}"),
+    }
+    restore();
+    assert_eq!(resume_classifier(&root).unwrap().step(), 2);
+    // The pure entry points agree with the loader.
+    let m = checkpoint::Manifest::from_verified_bytes(&original, Some(&hash)).unwrap();
+    assert_eq!((m.step, m.losses.len()), (2, 2));
+    assert!(checkpoint::Manifest::from_verified_bytes(&original, Some(b"00\n")).is_err());
+    let weights =
+        checkpoint::parse_safetensors(&std::fs::read(dir.join(WEIGHTS)).unwrap()).unwrap();
+    assert_eq!(weights[0].name, "conv1.bias");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+fn step_dirs(root: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn pruning_keeps_other_runs_and_user_folders_and_one_writer_at_a_time() {
+    // Issue 10, defect 4: two saves removed another run's checkpoint and `step-notes/`.
+    let root = temp_dir("prune");
+    let mut other = new_trainer(config(5, OptimizerConfig::adamw()), seed(40));
+    other.run(&mut batch, 1).unwrap();
+    let other_dir = other
+        .save_checkpoint(&root, serde_json::Value::Null)
+        .unwrap();
+    drop(other);
+    std::fs::create_dir(root.join("step-notes")).unwrap();
+    std::fs::write(root.join("step-notes/keep.txt"), b"mine").unwrap();
+    std::fs::write(root.join(".tmp-notes"), b"mine too").unwrap();
+
+    let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(41));
+    let mut ours = Vec::new();
+    for k in 1..=3 {
+        t.run(&mut batch, k).unwrap();
+        ours.push(t.save_checkpoint(&root, serde_json::Value::Null).unwrap());
+    }
+    assert!(checkpoint::read_dir(&other_dir, Device::Cpu).is_ok());
+    assert_eq!(
+        std::fs::read(root.join("step-notes/keep.txt")).unwrap(),
+        b"mine"
+    );
+    assert!(root.join(".tmp-notes").exists());
+    // Of this run, the newest two stay: the first was pruned.
+    assert!(!ours[0].exists());
+    assert!(ours[1].exists() && ours[2].exists());
+    assert_eq!(step_dirs(&root).len(), 4, "{:?}", step_dirs(&root));
+
+    // A second writer on the same folder is refused while `t` lives, in whichever way
+    // it writes; the folder is untouched.
+    let mut second = new_trainer(config(5, OptimizerConfig::adamw()), seed(41));
+    second.run(&mut batch, 1).unwrap();
+    match second.save_checkpoint(&root, serde_json::Value::Null) {
+        Err(Error::CheckpointLocked { path, .. }) => assert_eq!(path, root),
+        other => panic!("expected CheckpointLocked, got {other:?}"),
+    }
+    assert!(matches!(
+        checkpoint::CheckpointWriter::open(&root),
+        Err(Error::CheckpointLocked { .. })
+    ));
+    assert_eq!(
+        checkpoint::read_latest(&root, Device::Cpu).unwrap().dir,
+        ours[2]
+    );
+    drop(t);
+    second
+        .save_checkpoint(&root, serde_json::Value::Null)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn resume_refuses_another_dispatch_level_thread_count_or_libtorch() {
+    // Issue 10, defect 13: an AVX-512 checkpoint resumed at AVX2 was accepted silently.
+    let root = temp_dir("environment");
+    let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(30));
+    t.run(&mut batch, 2).unwrap();
+    let here = t.determinism_report().cpu_capability.env_value();
+    let dir = t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    drop(t);
+    let elsewhere = if here == "avx512" { "avx2" } else { "avx512" };
+    let manifest = dir.join(checkpoint::MANIFEST);
+    let original = std::fs::read(&manifest).unwrap();
+    let hash = std::fs::read(dir.join(checkpoint::MANIFEST_HASH)).unwrap();
+    let cases = [
+        (
+            "cpu_capability",
+            format!("\"{elsewhere}\""),
+            "CPU dispatch level",
+            elsewhere.to_string(),
+        ),
+        (
+            "intra_op_threads",
+            "3".to_string(),
+            "intra-op threads",
+            "3".to_string(),
+        ),
+        (
+            "libtorch_version",
+            "\"1.0.0\"".to_string(),
+            "libtorch version",
+            "1.0.0".to_string(),
+        ),
+    ];
+    for (field, value, setting, shown) in cases {
+        edit_manifest(&dir, true, |text| set_field(text, field, &value));
+        match resume_classifier(&root) {
+            Err(e @ Error::EnvironmentMismatch { .. }) => {
+                let Error::EnvironmentMismatch {
+                    setting: s,
+                    checkpoint,
+                    ..
+                } = &e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((*s, checkpoint.as_str()), (setting, shown.as_str()));
+                if field == "cpu_capability" {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(&format!("ATEN_CPU_CAPABILITY={elsewhere}"))
+                            && text.contains(&format!("`{here}`")),
+                        "{text}"
+                    );
+                }
+            }
+            other => panic!("{field}: expected EnvironmentMismatch, got {other:?}"),
+        }
+        // An explicit opt-in resumes anyway.
+        let c = classifier();
+        let (resumed, _) = Trainer::resume_with(
+            config(5, OptimizerConfig::adamw()),
+            seed(30),
+            |vs| SmallCnn::new(vs, &c),
+            &root,
+            &ResumeOptions::new().allow_environment_change(true),
+        )
+        .unwrap();
+        assert_eq!(resumed.step(), 2);
+        std::fs::write(&manifest, &original).unwrap();
+        std::fs::write(dir.join(checkpoint::MANIFEST_HASH), &hash).unwrap();
+    }
     let _ = std::fs::remove_dir_all(&root);
 }

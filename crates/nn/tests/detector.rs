@@ -72,6 +72,9 @@ fn targets_hold_the_centre_cell_offsets_log_sizes_and_class() {
         ([5.0, 5.0, 5.0, 9.0], 0),
         ([0.0, 0.0, f32::NAN, 4.0], 0),
         ([0.0, 0.0, 4.0, 4.0], 3),
+        // Finite corners whose width or height overflows f32 (issue 10, defect 10).
+        ([-3e38, 0.0, 3e38, 10.0], 0),
+        ([0.0, -3e38, 10.0, 3e38], 0),
     ] {
         let bad = vec![
             vec![],
@@ -92,6 +95,26 @@ fn targets_hold_the_centre_cell_offsets_log_sizes_and_class() {
             })
         ));
     }
+}
+
+#[test]
+fn huge_target_grids_are_typed_errors() {
+    // 2^43 pixels a side: the grid's cell count overflows usize.
+    let config = lockstep_nn::DetectorConfig {
+        image_size: 1 << 43,
+        ..det()
+    };
+    let objs = vec![vec![ObjectBox {
+        bbox: [0.0, 0.0, 8.0, 8.0],
+        class: 0,
+    }]];
+    assert!(matches!(
+        build_targets(&objs, &config),
+        Err(Error::InvalidConfig {
+            what: "detector.image_size",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -338,9 +338,22 @@ impl Model for TinyDetector {
 pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Result<Tensor> {
     config.validate()?;
     let g = usize::try_from(config.grid()).unwrap_or(0);
-    let cells = g * g;
     let n = objects.len();
-    let mut data = vec![0f32; n * 6 * cells];
+    // Checked, so a huge image size or batch is a typed error, not an overflow.
+    let too_large = || Error::InvalidConfig {
+        what: "detector.image_size",
+        value: format!(
+            "{} (a target grid for {n} images does not fit in memory)",
+            config.image_size
+        ),
+    };
+    let cells = g.checked_mul(g).ok_or_else(too_large)?;
+    let len = cells
+        .checked_mul(6)
+        .and_then(|c| c.checked_mul(n))
+        .filter(|&len| i64::try_from(len).is_ok())
+        .ok_or_else(too_large)?;
+    let mut data = vec![0f32; len];
     let mut area_at = vec![f32::NEG_INFINITY; n * cells];
     let side = config.image_size as f32;
     let stride = STRIDE as f32;
@@ -357,6 +370,14 @@ pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Res
             }
             if !(x2 > x1 && y2 > y1) {
                 return Err(bad(format!("box {:?} has no area", o.bbox)));
+            }
+            // Finite corners can still be an infinite width (3e38 − (−3e38)), which
+            // would make an infinite `ln(w/8)` target.
+            if !((x2 - x1).is_finite() && (y2 - y1).is_finite()) {
+                return Err(bad(format!(
+                    "box {:?}: its width or height overflows f32",
+                    o.bbox
+                )));
             }
             if i64::from(o.class) >= config.classes {
                 return Err(bad(format!(
@@ -389,5 +410,6 @@ pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Res
         }
     }
     let g = config.grid();
-    Ok(Tensor::f_from_slice(&data)?.f_view([n as i64, TARGET_CHANNELS, g, g])?)
+    let n = i64::try_from(n).map_err(|_| too_large())?;
+    Ok(Tensor::f_from_slice(&data)?.f_view([n, TARGET_CHANNELS, g, g])?)
 }
