@@ -44,6 +44,28 @@ pub enum Error {
     /// A bad option or configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// A folder the suite would write into or replace holds things it did not make
+    /// (it lacks the suite's marker file), so the suite refuses to touch it.
+    #[error(
+        "{path}: {reason}; lockstep-repro only replaces folders it made itself (they hold a \
+         `{marker}` file). Choose another --out (a new or empty folder), or move your files \
+         out of {path} first",
+        marker = crate::owned::MARKER
+    )]
+    NotOurs {
+        /// The folder.
+        path: PathBuf,
+        /// What is in the way.
+        reason: String,
+    },
+    /// A generated dataset's file is not what its manifest says.
+    #[error("dataset {path}: {reason}")]
+    Dataset {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl Error {

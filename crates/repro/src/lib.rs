@@ -5,6 +5,7 @@ pub mod draw;
 pub mod environment;
 mod error;
 pub mod options;
+pub mod owned;
 pub mod plot;
 pub mod report;
 pub mod shapes;

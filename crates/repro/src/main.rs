@@ -1,30 +1,33 @@
 //! `lockstep-repro`: the reproducibility suite. `cargo xtask repro` builds and runs it.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use lockstep_nn::determinism::{CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE};
-use lockstep_repro::options::{Options, USAGE};
+use lockstep_repro::options::{Command, USAGE};
 use lockstep_repro::{suite, worker};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    // cuBLAS reads this once, when CUDA starts: set it before any thread or CUDA work.
-    if std::env::var_os(CUBLAS_WORKSPACE_CONFIG).is_none() {
-        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
-    }
-    if args.first().map(String::as_str) == Some("worker") {
-        return run_worker(&args[1..]);
-    }
-    let options = match Options::parse(&args) {
-        Ok(o) => o,
+    let command = match Command::parse(&args) {
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(command) => command,
         Err(e) => {
             eprintln!("lockstep-repro: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
+    };
+    // cuBLAS reads this once, when CUDA starts: set it before any thread or CUDA work.
+    if std::env::var_os(CUBLAS_WORKSPACE_CONFIG).is_none() {
+        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
+    }
+    let options = match command {
+        Command::Suite(options) => options,
+        Command::Worker { spec } => return run_worker(&spec),
+        Command::Help => return ExitCode::SUCCESS,
     };
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
@@ -71,18 +74,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_worker(args: &[String]) -> ExitCode {
-    let Some(path) = args.first() else {
-        eprintln!("usage: lockstep-repro worker SPEC.json");
-        return ExitCode::from(2);
-    };
+fn run_worker(path: &Path) -> ExitCode {
     let spec = match std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str::<worker::WorkerSpec>(&t).map_err(|e| e.to_string()))
     {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("lockstep-repro worker: cannot read {path}: {e}");
+            eprintln!("lockstep-repro worker: cannot read {}: {e}", path.display());
             return ExitCode::from(2);
         }
     };

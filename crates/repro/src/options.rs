@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The fewest steps: the suite kills a run between step 1 and the last but one.
-const MIN_STEPS: u64 = 4;
+pub(crate) const MIN_STEPS: u64 = 4;
 /// The most steps a run may take (far beyond any useful suite).
-const MAX_STEPS: u64 = 10_000_000;
+pub(crate) const MAX_STEPS: u64 = 10_000_000;
+/// The most libtorch threads per process.
+pub(crate) const MAX_THREADS: usize = 1024;
 
 /// Where training runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,13 +56,51 @@ options:
   --threads N         libtorch intra-op threads per training process (default 1)
   --data DIR          a COCO dataset with train/ and val/ folders, each holding images/
                       and instances.json (default: the built-in shapes set)
-  --out DIR           output folder (default target/repro)
+  --out DIR           output folder (default target/repro): new, empty, or made by an
+                      earlier run (it holds a .lockstep-repro file); others are refused
   --quick             a short run of the same path, for CI
   -h, --help          this text
 ";
 
+/// What a command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `-h` or `--help` anywhere: print [`USAGE`].
+    Help,
+    /// `worker SPEC.json`: one training run, as the suite starts it.
+    Worker {
+        /// The worker's spec file.
+        spec: PathBuf,
+    },
+    /// The suite, with these options.
+    Suite(Options),
+}
+
+impl Command {
+    /// Parses the arguments after the program name. Pure: it reads no file and no
+    /// environment, and it returns an error (never panics) for any list of strings.
+    pub fn parse(args: &[String]) -> Result<Self> {
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            return Ok(Self::Help);
+        }
+        if args.first().map(String::as_str) == Some("worker") {
+            // Later arguments are ignored, as they always were.
+            return match args.get(1) {
+                Some(spec) => Ok(Self::Worker {
+                    spec: PathBuf::from(spec),
+                }),
+                None => Err(Error::Config(
+                    "worker needs its spec file: lockstep-repro worker SPEC.json".into(),
+                )),
+            };
+        }
+        Options::parse(args).map(Self::Suite)
+    }
+}
+
 impl Options {
-    /// Parses the arguments after the program name.
+    /// Parses the suite's options (the arguments after the program name; see
+    /// [`Command::parse`] for `--help` and `worker`). Pure, and never panics.
     pub fn parse(args: &[String]) -> Result<Self> {
         let mut options = Options {
             device: Device::Cpu,
@@ -97,6 +137,7 @@ impl Options {
                 }
                 "--threads" => {
                     let threads = parse_number("--threads", &value("--threads")?)?;
+                    // Too large for usize is out of range too: `validate` names it.
                     options.threads = usize::try_from(threads).unwrap_or(usize::MAX);
                 }
                 "--data" => options.data = Some(PathBuf::from(value("--data")?)),
@@ -122,9 +163,9 @@ impl Options {
                 )));
             }
         }
-        if !(1..=1024).contains(&self.threads) {
+        if !(1..=MAX_THREADS).contains(&self.threads) {
             return Err(Error::Config(format!(
-                "--threads must be in 1..=1024, got {}",
+                "--threads must be in 1..={MAX_THREADS}, got {}",
                 self.threads
             )));
         }
@@ -178,6 +219,47 @@ mod tests {
     fn defaults_depend_on_quick() {
         assert_eq!(Options::parse(&[]).unwrap().steps(), 300);
         assert_eq!(Options::parse(&args(&["--quick"])).unwrap().steps(), 40);
+    }
+
+    #[test]
+    fn commands_are_told_apart() {
+        assert_eq!(
+            Command::parse(&args(&["--seed", "x", "--help"])).unwrap(),
+            Command::Help
+        );
+        assert_eq!(
+            Command::parse(&args(&["worker", "s.json", "extra"])).unwrap(),
+            Command::Worker {
+                spec: PathBuf::from("s.json")
+            }
+        );
+        assert!(Command::parse(&args(&["worker"])).is_err());
+        assert_eq!(
+            Command::parse(&args(&["--quick"])).unwrap(),
+            Command::Suite(Options::parse(&args(&["--quick"])).unwrap())
+        );
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Any list of strings parses to a command or an error; what parses is valid.
+        #[test]
+        fn parsing_never_panics(list in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "--device", "cpu", "cuda", "--seed", "--steps", "--threads", "--data",
+                    "--out", "--quick", "-h", "--help", "worker", "0", "4", "1024", "1025",
+                    "18446744073709551615", "18446744073709551616", "-1", "",
+                ]).prop_map(String::from),
+                ".*",
+            ],
+            0..8,
+        )) {
+            if let Ok(Command::Suite(options)) = Command::parse(&list) {
+                proptest::prop_assert!(options.validate().is_ok());
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::stages::CheckRow;
 use crate::worker::DataPaths;
 
 /// The classes, in COCO category-id order (ids start at 1).
@@ -65,6 +66,10 @@ pub struct Object {
     pub bbox: [u32; 4],
 }
 
+/// The largest image side [`render`] accepts: larger images would only be a way to ask
+/// for gigabytes by mistake.
+pub const MAX_IMAGE_SIZE: u32 = 4096;
+
 /// Where a generated dataset lies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShapesDataset {
@@ -72,7 +77,11 @@ pub struct ShapesDataset {
     pub dir: PathBuf,
     /// The configuration it was made with.
     pub config: ShapesConfig,
-    /// BLAKE3 over every file's name and bytes, in order: equal for equal datasets.
+    /// The files the generator wrote, relative to `dir` with `/` separators, sorted:
+    /// the dataset's manifest.
+    pub files: Vec<String>,
+    /// [`hash_files`] over `files`: equal for equal datasets, whatever else lies in
+    /// `dir`.
     pub content_hash: String,
 }
 
@@ -85,9 +94,9 @@ impl ShapesDataset {
 
 /// Draws image `node` of side `size`: the pixels and the objects on them.
 pub fn render(node: &SeedTree, size: u32) -> Result<(RgbImage, Vec<Object>)> {
-    if size < 32 {
+    if !(32..=MAX_IMAGE_SIZE).contains(&size) {
         return Err(Error::Config(format!(
-            "shapes image size {size} is below 32"
+            "shapes image size {size} is outside 32..={MAX_IMAGE_SIZE}"
         )));
     }
     let mut image = background(&node.child("background"), size);
@@ -227,10 +236,29 @@ struct CocoFile {
     categories: Vec<CocoCategory>,
 }
 
-/// Writes the dataset for `root` (the node `…/shapes`) into `dir`, replacing what is
-/// there, and returns where it is with its content hash.
+/// Writes the dataset for `root` (the node `…/shapes`) into `dir`, creating it, and
+/// returns where it is with its manifest and content hash. `dir` may exist and hold
+/// other files, but not `train` or `val`: nothing is ever overwritten or removed.
 pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<ShapesDataset> {
+    if !(32..=MAX_IMAGE_SIZE).contains(&config.image_size) {
+        return Err(Error::Config(format!(
+            "shapes image size {} is outside 32..={MAX_IMAGE_SIZE}",
+            config.image_size
+        )));
+    }
+    for split in ["train", "val"] {
+        let split_dir = dir.join(split);
+        if std::fs::symlink_metadata(&split_dir).is_ok() {
+            return Err(Error::Dataset {
+                path: split_dir,
+                reason: "already exists; the generator writes a new dataset and never \
+                         overwrites one (remove it, or choose another folder)"
+                    .into(),
+            });
+        }
+    }
     let paths = DataPaths::under(dir);
+    let mut files = Vec::new();
     for (split, count, images_dir, json_path) in [
         (
             "train",
@@ -245,14 +273,11 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
             &paths.val_instances,
         ),
     ] {
-        // The split's folder holds both its images and its annotations.
-        let split_dir = dir.join(split);
-        if split_dir.exists() {
-            std::fs::remove_dir_all(&split_dir).map_err(|e| Error::io(&split_dir, e))?;
-        }
         std::fs::create_dir_all(images_dir).map_err(|e| Error::io(images_dir, e))?;
         let node = root.child(split);
-        let rendered: Vec<(String, Vec<Object>)> = (0..count)
+        // Collected per image and then the first error taken by position, so which
+        // error is reported does not depend on the threads' timing.
+        let rendered: Vec<Result<(String, Vec<Object>)>> = (0..count)
             .into_par_iter()
             .map(|i| {
                 let (image, objects) =
@@ -265,7 +290,8 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
                 })?;
                 Ok((name, objects))
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        let rendered = rendered.into_iter().collect::<Result<Vec<_>>>()?;
         let mut coco = CocoFile {
             images: Vec::new(),
             annotations: Vec::new(),
@@ -280,6 +306,7 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
         };
         for (i, (file_name, objects)) in rendered.into_iter().enumerate() {
             let image_id = i as u64 + 1;
+            files.push(format!("{split}/images/{file_name}"));
             coco.images.push(CocoImage {
                 id: image_id,
                 file_name,
@@ -301,12 +328,90 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
         }
         let text = serde_json::to_string(&coco).map_err(|e| Error::Config(e.to_string()))?;
         std::fs::write(json_path, text).map_err(|e| Error::io(json_path, e))?;
+        files.push(format!("{split}/instances.json"));
     }
+    // The order `hash_tree` uses, so a folder holding only the dataset hashes alike.
+    files.sort();
+    let content_hash = hash_files(dir, &files)?;
     Ok(ShapesDataset {
         dir: dir.to_path_buf(),
         config,
-        content_hash: hash_tree(dir)?,
+        files,
+        content_hash,
     })
+}
+
+/// BLAKE3 over exactly the files `files` (relative to `dir`, `/`-separated), each as
+/// its name, its length and its bytes, in the order given. Other files in `dir` do
+/// not count. A name that is absolute or climbs out of `dir` is refused.
+pub fn hash_files(dir: &Path, files: &[String]) -> Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    for rel in files {
+        let relative = Path::new(rel);
+        let inside = !rel.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(Error::Dataset {
+                path: dir.to_path_buf(),
+                reason: format!("manifest entry `{rel}` is not a plain relative file name"),
+            });
+        }
+        let path = dir.join(relative);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        hasher.update(rel.as_bytes());
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// Content hashes of the built-in set as the suite generates it, pinned: `(root seed,
+/// configuration, hash)` for the node `SeedTree::from_u64(seed).child("shapes")`. A
+/// change is reproducibility-breaking (CHANGELOG.md); the PNG bytes depend on the `png`
+/// encoder version in `Cargo.lock` as well as on the pixels.
+pub const PINNED: [(u64, ShapesConfig, &str); 2] = [
+    (0, ShapesConfig::FULL, PINNED_FULL_SEED_0),
+    (0, ShapesConfig::QUICK, PINNED_QUICK_SEED_0),
+];
+const PINNED_FULL_SEED_0: &str = "9473dbfb82535a558090fc5cce43c29f8e1031c6d2f261c35d19e270927db815";
+const PINNED_QUICK_SEED_0: &str =
+    "94d50d724e8377975939782bf5117f5f41eaa7d8f85cf38431da947e084f9a23";
+
+/// The pinned hash of the built-in set for `seed` and `config`, where one is pinned.
+pub fn pinned_hash(seed: u64, config: ShapesConfig) -> Option<&'static str> {
+    PINNED
+        .iter()
+        .find(|(s, c, _)| *s == seed && *c == config)
+        .map(|(_, _, hash)| *hash)
+}
+
+/// The suite's row comparing a generated set's `hash` with its pinned hash. Without a
+/// pin for `seed` and `config` the row passes and says that no pin applied.
+pub fn pinned_check(seed: u64, config: ShapesConfig, hash: &str) -> CheckRow {
+    let short = |h: &str| h.get(..16).unwrap_or(h).to_string();
+    match pinned_hash(seed, config) {
+        Some(pinned) => CheckRow {
+            stage: "dataset".into(),
+            check: "shapes set equals its pinned hash".into(),
+            hashes: vec![short(hash), short(pinned)],
+            pass: hash == pinned,
+            detail: format!(
+                "seed {seed}, {} + {} images: generated vs pinned in lockstep_repro::shapes::PINNED",
+                config.train_images, config.val_images
+            ),
+        },
+        None => CheckRow {
+            stage: "dataset".into(),
+            check: "shapes set pinned hash (none for this seed)".into(),
+            hashes: vec![short(hash)],
+            pass: true,
+            detail: format!(
+                "hashes are pinned for seed 0 only (full and --quick sizes); this run uses seed {seed}"
+            ),
+        },
+    }
 }
 
 /// BLAKE3 over the relative names and bytes of every file below `dir`, in sorted order.

@@ -14,6 +14,7 @@ use crate::draw::{self, Drawn};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::options::Options;
+use crate::owned;
 use crate::plot::{self, Curve};
 use crate::report::Report;
 use crate::shapes::{self, ShapesConfig};
@@ -26,7 +27,9 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
     options.validate()?;
     let started = Instant::now();
     let out = options.out.clone();
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    // Only folders that carry the suite's marker are ever replaced: a user's folder
+    // given as --out is refused before anything is written (see `owned`).
+    owned::claim(&out)?;
     let root = SeedTree::from_u64(options.seed);
     let mut suite = Suite {
         options: options.clone(),
@@ -36,9 +39,13 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
         timings: Vec::new(),
         user_data_hash: None,
     };
-    if suite.runs.exists() {
-        std::fs::remove_dir_all(&suite.runs).map_err(|e| Error::io(&suite.runs, e))?;
+    // Every folder is checked before any is replaced, so a refusal removes nothing.
+    for dir in suite.owned_folders(&out) {
+        if let owned::State::Foreign(reason) = owned::state(&dir)? {
+            return Err(Error::NotOurs { path: dir, reason });
+        }
     }
+    owned::fresh(&suite.runs)?;
 
     section("dataset");
     let t = Instant::now();
@@ -151,6 +158,12 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
     Ok(report)
 }
 
+/// The first `n` bytes of a hash for the table, or all of it when shorter: hashes in
+/// result files are read back from disk, so their length is not trusted.
+fn prefix(hash: &str, n: usize) -> String {
+    hash.get(..n).unwrap_or(hash).to_string()
+}
+
 fn widen(losses: &[f32]) -> Vec<f64> {
     losses.iter().map(|&l| f64::from(l)).collect()
 }
@@ -199,25 +212,46 @@ impl Suite {
         };
         let node = root.child("shapes");
         let dir = out.join("data");
+        owned::fresh(&dir)?;
         let first = shapes::generate(&node, config, &dir)?;
         let check_dir = out.join("data-again");
+        owned::fresh(&check_dir)?;
         let second = shapes::generate(&node, config, &check_dir)?;
-        std::fs::remove_dir_all(&check_dir).map_err(|e| Error::io(&check_dir, e))?;
-        let pass = first.content_hash == second.content_hash;
+        owned::remove(&check_dir)?;
+        // Both hashes cover exactly the files each generation wrote, listed by name, so
+        // nothing else in the folder can change the verdict.
+        let pass = first.files == second.files && first.content_hash == second.content_hash;
         self.push(CheckRow {
             stage: "dataset".into(),
             check: "shapes set generated twice".into(),
             hashes: vec![
-                first.content_hash[..16].to_string(),
-                second.content_hash[..16].to_string(),
+                prefix(&first.content_hash, 16),
+                prefix(&second.content_hash, 16),
             ],
             pass,
             detail: format!(
-                "{} train + {} val images of {}², PNG + COCO instances.json, byte-identical",
-                config.train_images, config.val_images, config.image_size
+                "{} train + {} val images of {}², PNG + COCO instances.json, byte-identical ({} files)",
+                config.train_images,
+                config.val_images,
+                config.image_size,
+                first.files.len()
             ),
         });
+        self.push(shapes::pinned_check(
+            self.options.seed,
+            config,
+            &first.content_hash,
+        ));
         Ok(first.paths())
+    }
+
+    /// The folders under `out` that this run replaces.
+    fn owned_folders(&self, out: &Path) -> Vec<PathBuf> {
+        let mut dirs = vec![self.runs.clone()];
+        if self.options.data.is_none() {
+            dirs.extend([out.join("data"), out.join("data-again")]);
+        }
+        dirs
     }
 
     fn spec(&self, name: &str, data: &DataPaths) -> WorkerSpec {
@@ -360,13 +394,13 @@ impl Suite {
             hashes: vec![
                 format!(
                     "{}/{}",
-                    &ra.model_fingerprint[..8],
-                    &ra.optimizer_fingerprint[..8]
+                    prefix(&ra.model_fingerprint, 8),
+                    prefix(&ra.optimizer_fingerprint, 8)
                 ),
                 format!(
                     "{}/{}",
-                    &rb.model_fingerprint[..8],
-                    &rb.optimizer_fingerprint[..8]
+                    prefix(&rb.model_fingerprint, 8),
+                    prefix(&rb.optimizer_fingerprint, 8)
                 ),
             ],
             pass: ra.model_fingerprint == rb.model_fingerprint
@@ -376,7 +410,7 @@ impl Suite {
         let dets = |r: &WorkerResult| {
             r.detections_hash
                 .as_deref()
-                .map(|h| h[..16].to_string())
+                .map(|h| prefix(h, 16))
                 .unwrap_or_default()
         };
         self.push(CheckRow {
@@ -481,8 +515,8 @@ impl Suite {
             stage: "resume".into(),
             check: "final weights, optimizer, detections".into(),
             hashes: vec![
-                ra.model_fingerprint[..16].to_string(),
-                rc.model_fingerprint[..16].to_string(),
+                prefix(&ra.model_fingerprint, 16),
+                prefix(&rc.model_fingerprint, 16),
             ],
             pass: rc.model_fingerprint == ra.model_fingerprint
                 && rc.optimizer_fingerprint == ra.optimizer_fingerprint
@@ -601,7 +635,7 @@ impl Suite {
         self.push(CheckRow {
             stage: "dataset".into(),
             check: "user dataset (--data) unchanged by the suite".into(),
-            hashes: vec![before[..16].to_string(), after[..16].to_string()],
+            hashes: vec![prefix(&before, 16), prefix(&after, 16)],
             pass: before == after,
             detail: format!(
                 "{}: every file's name and bytes, before and after the runs",
@@ -714,12 +748,16 @@ fn describe(d: &Divergence) -> String {
     )
 }
 
+/// The side up to which a validation image is drawn enlarged.
+const MAX_TILE_SIDE: u32 = 768;
+
 /// The first validation images with ground truth (white) and run A's detections.
 fn draw_detections(data: &DataPaths, ra: &WorkerResult, path: &Path) -> Result<()> {
     // Ground truth is drawn in one colour, so the split's own class numbering will do.
     let val = worker::Split::open(&data.val_images, &data.val_instances, None)?;
     let mut tiles = Vec::new();
-    for (index, dets) in (0..val.len()).zip(&ra.drawn) {
+    // `drawn` is read back from the worker's result file: at most DRAWN_IMAGES are used.
+    for (index, dets) in (0..val.len()).zip(ra.drawn.iter().take(worker::DRAWN_IMAGES)) {
         let (_, sample) = val.sample(index)?;
         // Detections are in the training side's pixels; scale them to the image.
         let sx = sample.image.width() as f32 / worker::IMAGE_SIZE as f32;
@@ -745,7 +783,11 @@ fn draw_detections(data: &DataPaths, ra: &WorkerResult, path: &Path) -> Result<(
                 class: d.class as usize,
             })
             .collect();
-        tiles.push(draw::overlay(&sample.image, &truth, &found, 3));
+        // Small images are shown three times larger; large ones (a user's photos) as
+        // they are, so the picture stays a sane size.
+        let side = sample.image.width().max(sample.image.height()).max(1);
+        let scale = (MAX_TILE_SIDE / side).clamp(1, 3);
+        tiles.push(draw::overlay(&sample.image, &truth, &found, scale));
     }
     let picture = draw::grid(&tiles, 4);
     picture.save(path).map_err(|e| Error::Image {

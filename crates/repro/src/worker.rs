@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::options::Device;
+use crate::options::{Device, MAX_STEPS, MAX_THREADS, MIN_STEPS};
 
 /// The square side every image is trained at.
 pub const IMAGE_SIZE: u32 = 96;
@@ -221,7 +221,10 @@ impl Split {
                         s.image_id, s.file_name, self.class_ids
                     ))
                 })?;
-                Ok(LabeledBox::new(b[0], b[1], b[2], b[3], class as u32))
+                let class = u32::try_from(class).map_err(|_| {
+                    Error::Config(format!("more than {} categories", u32::MAX))
+                })?;
+                Ok(LabeledBox::new(b[0], b[1], b[2], b[3], class))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((
@@ -376,8 +379,29 @@ fn train_config(spec: &WorkerSpec) -> TrainConfig {
     }
 }
 
+impl WorkerSpec {
+    /// Checks what the suite's options check: a spec is read from a file, so it is not
+    /// trusted (0 threads would let rayon choose a machine-dependent count).
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_STEPS..=MAX_STEPS).contains(&self.steps) {
+            return Err(Error::Config(format!(
+                "worker `{}`: steps must be in {MIN_STEPS}..={MAX_STEPS}, got {}",
+                self.name, self.steps
+            )));
+        }
+        if !(1..=MAX_THREADS).contains(&self.threads) {
+            return Err(Error::Config(format!(
+                "worker `{}`: threads must be in 1..={MAX_THREADS}, got {}",
+                self.name, self.threads
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Runs one worker and writes its result file.
 pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
+    spec.validate()?;
     std::fs::create_dir_all(&spec.run_dir).map_err(|e| Error::io(&spec.run_dir, e))?;
     let train = Split::open(&spec.data.train_images, &spec.data.train_instances, None)?;
     if train.is_empty() {
@@ -386,11 +410,12 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
     if train.class_ids.is_empty() {
         return Err(Error::Config("the training split has no categories".into()));
     }
-    let classes = train.class_ids.len();
+    let classes = i64::try_from(train.class_ids.len())
+        .map_err(|_| Error::Config("the training split has too many categories".into()))?;
     let root = SeedTree::from_u64(spec.seed).child("train");
     let detector = DetectorConfig {
         image_size: i64::from(IMAGE_SIZE),
-        classes: classes as i64,
+        classes,
         ..DetectorConfig::default()
     };
     let n = train.len();
@@ -519,7 +544,8 @@ fn evaluate_run(
             .map_err(lockstep_nn::Error::from)?;
         let decoded = trainer.model().decode(&pred, 0.05)?;
         for (k, ((sample, dets), image_id)) in resized.iter().zip(decoded).zip(ids).enumerate() {
-            let image_index = start as usize + k;
+            // `start` < the split's length and `k` < CHUNK: no overflow.
+            let image_index = start.saturating_add(k as u64);
             for b in &sample.boxes {
                 truth.push(GroundTruth {
                     image_id,
@@ -533,7 +559,7 @@ fn evaluate_run(
                     hasher.update(&v.to_bits().to_le_bytes());
                 }
                 hasher.update(&d.class.to_le_bytes());
-                if image_index < DRAWN_IMAGES {
+                if image_index < DRAWN_IMAGES as u64 {
                     drawn.push(DrawnDetection {
                         bbox: d.bbox,
                         class: d.class,
@@ -542,7 +568,7 @@ fn evaluate_run(
                 }
                 detections.push(Detection { image_id, ..d });
             }
-            if image_index < DRAWN_IMAGES {
+            if image_index < DRAWN_IMAGES as u64 {
                 result.drawn.push(drawn);
             }
         }

@@ -38,6 +38,22 @@ fn the_quick_suite_passes_and_writes_its_report() {
             "no `{needed}` rows in {sections:?}"
         );
     }
+    // The generated set is compared with its pin; seed 3 has none, and the row says so.
+    let pinned = rows
+        .iter()
+        .find(|r| {
+            r["check"]
+                .as_str()
+                .is_some_and(|c| c.contains("pinned hash"))
+        })
+        .expect("the pinned-hash row");
+    assert!(
+        pinned["check"]
+            .as_str()
+            .unwrap()
+            .contains("none for this seed"),
+        "{pinned}"
+    );
     // The controls name where they were caught.
     let controls: Vec<&str> = rows
         .iter()
@@ -71,6 +87,68 @@ fn bad_options_exit_with_usage() {
         .expect("the suite binary starts");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--steps"));
+}
+
+/// Writes `text` to `dir/rel`, creating folders.
+fn put(dir: &std::path::Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn an_out_folder_holding_a_users_files_is_refused_and_kept() {
+    // Defect 2: `--out DIR` used to delete DIR/runs, DIR/data/train and DIR/data/val.
+    let out = std::env::temp_dir().join(format!("lockstep-repro-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let keep = ["runs/keep.txt", "data/train/keep.txt", "data/val/keep.txt"];
+    for rel in keep {
+        put(&out, rel, rel);
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_lockstep-repro"))
+        .args(["--quick", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the suite binary starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&out.display().to_string()) && stderr.contains("--out"),
+        "{stderr}"
+    );
+    for rel in keep {
+        assert_eq!(std::fs::read_to_string(out.join(rel)).unwrap(), rel);
+    }
+    assert!(!out.join(lockstep_repro::owned::MARKER).exists());
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_users_folder_inside_the_suites_out_folder_is_refused_before_anything_is_removed() {
+    let out = std::env::temp_dir().join(format!("lockstep-repro-mixed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    // The suite's own folders from an earlier run, and a user's `data/` folder.
+    lockstep_repro::owned::claim(&out).unwrap();
+    lockstep_repro::owned::claim(&out.join("runs")).unwrap();
+    put(&out, "runs/run-a/old.txt", "from an earlier run");
+    put(&out, "data/train/keep.txt", "mine");
+    let output = Command::new(env!("CARGO_BIN_EXE_lockstep-repro"))
+        .args(["--quick", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the suite binary starts");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&out.join("data").display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("data/train/keep.txt")).unwrap(),
+        "mine"
+    );
+    assert!(out.join("runs/run-a/old.txt").exists());
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 /// Rewrites the category ids of a COCO file: 1, 2, 3 become 10, 20, 30.
