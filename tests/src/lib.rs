@@ -3,7 +3,9 @@
 #![deny(missing_docs)]
 
 use image::RgbImage;
-use lockstep_augment::{batch_to_tensor, sample_key, Compose, LabeledBox, Normalize, Op, Sample};
+use lockstep_augment::{
+    batch_to_tensor, BBox, ClassId, Compose, LabeledBox, Normalize, Op, Sample,
+};
 use lockstep_data::{Dataset, InMemoryDataset, Sampler, SamplerConfig, SamplerState, Shard};
 use lockstep_seeding::SeedTree;
 
@@ -17,7 +19,8 @@ pub fn dataset(root: &SeedTree, len: u64, side: u32) -> InMemoryDataset<Sample> 
                 image::Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
             });
             let q = side as f32 / 4.0;
-            let boxes = vec![LabeledBox::new(q, q, 3.0 * q, 3.0 * q, (i % 3) as u32)];
+            let bbox = BBox::new(q, q, 3.0 * q, 3.0 * q);
+            let boxes = vec![LabeledBox::new(bbox, ClassId((i % 3) as u32))];
             Sample { image, boxes }
         })
         .collect();
@@ -81,19 +84,18 @@ pub fn run(
         if picks.is_empty() {
             break;
         }
-        let samples: Vec<Sample> = picks
+        // Each sample with its own key, `…/epoch[e]/sample[i]`.
+        let pairs: Vec<(Sample, _)> = picks
             .iter()
             .map(|p| {
-                data.get(p.index)
-                    .unwrap_or_else(|e| panic!("sample {}: {e}", p.index))
+                let sample = data
+                    .get(p.index)
+                    .unwrap_or_else(|e| panic!("sample {}: {e}", p.index));
+                (sample, config.sample_key(p.epoch, p.index))
             })
             .collect();
-        let keys: Vec<SeedTree> = picks
-            .iter()
-            .map(|p| sample_key(&config.epoch_node(p.epoch), p.index))
-            .collect();
         let augmented = pool
-            .install(|| compose.apply_batch(samples, &keys))
+            .install(|| compose.apply_batch(pairs))
             .unwrap_or_else(|e| panic!("augment: {e}"));
         let images: Vec<RgbImage> = augmented.iter().map(|a| a.sample.image.clone()).collect();
         let tensor = batch_to_tensor(&images, &Normalize::IMAGENET)
@@ -105,10 +107,10 @@ pub fn run(
             .collect();
         for a in &augmented {
             for b in &a.sample.boxes {
-                for v in [b.x1, b.y1, b.x2, b.y2] {
+                for v in b.bbox.to_array() {
                     bytes.extend_from_slice(&v.to_bits().to_le_bytes());
                 }
-                bytes.extend_from_slice(&b.label.to_le_bytes());
+                bytes.extend_from_slice(&b.class.0.to_le_bytes());
             }
         }
         out.push(bytes);

@@ -2,11 +2,9 @@
 //! (`bench/peers/augment.py`), single-threaded, on 256x256 RGB uint8 images.
 
 use image::{Rgb, RgbImage};
-use lockstep_augment::{
-    adjust_brightness, adjust_contrast, hflip, sample_key, Compose, Op, Sample,
-};
+use lockstep_augment::{adjust_brightness, adjust_contrast, hflip, Compose, Op, Sample};
 use lockstep_benchkit::Suite;
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{EpochKey, SampleKey, SeedTree};
 
 fn test_image(salt: u32) -> RgbImage {
     RgbImage::from_fn(256, 256, |x, y| {
@@ -48,14 +46,14 @@ fn main() {
     let img = test_image(0);
     let sample = Sample::image_only(img.clone()).unwrap_or_else(|e| panic!("{e}"));
     let pipeline = training_pipeline();
-    let epoch = SeedTree::from_u64(1).child("bench").child_index("epoch", 0);
+    let epoch = EpochKey::new(&SeedTree::from_u64(1).child("bench"), 0);
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
 
     let r = suite.measure("pipeline 256->224", 1, |i| {
-        pipeline.apply(sample.clone(), &sample_key(&epoch, u64::from(i)))
+        pipeline.apply(sample.clone(), &epoch.sample(u64::from(i)))
     });
     suite.emit(&r.min_speedup("torchvision", 2.0).min_speedup("pillow", 2.0));
 
@@ -75,9 +73,13 @@ fn main() {
     let batch: Vec<Sample> = (0..64)
         .map(|i| Sample::image_only(test_image(i)).unwrap_or_else(|e| panic!("{e}")))
         .collect();
-    let keys: Vec<SeedTree> = (0..64).map(|i| sample_key(&epoch, i)).collect();
+    let batch: Vec<(Sample, SampleKey)> = batch
+        .into_iter()
+        .zip(0..)
+        .map(|(s, i)| (s, epoch.sample(i)))
+        .collect();
     let r = suite.measure("batch64 pipeline 1 thread", 64, |_| {
-        one_thread.install(|| pipeline.apply_batch(batch.clone(), &keys))
+        one_thread.install(|| pipeline.apply_batch(batch.clone()))
     });
     suite.emit(&r);
     let two_threads = rayon::ThreadPoolBuilder::new()
@@ -85,7 +87,7 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let r = suite.measure("batch64 pipeline 2 threads", 64, |_| {
-        two_threads.install(|| pipeline.apply_batch(batch.clone(), &keys))
+        two_threads.install(|| pipeline.apply_batch(batch.clone()))
     });
     suite.emit(&r);
 }

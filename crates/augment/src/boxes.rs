@@ -1,48 +1,16 @@
-//! Labelled boxes, the sample that carries them with its image, and the drop rule.
+//! The sample (an image with its labelled boxes) and the drop rule.
 //!
-//! Coordinates are `f32` pixels in `(x1, y1, x2, y2)` form with the origin at the image's
-//! top-left corner: a box covering exactly pixel `(0, 0)` is `(0, 0, 1, 1)`. Every
-//! transform of a coordinate is one or two exactly rounded IEEE `f32` operations, so box
-//! outputs are bitwise equal on every machine.
+//! Boxes are `lockstep_core`'s [`LabeledBox`]: `f32` pixels in `(x1, y1, x2, y2)` form
+//! with the origin at the image's top-left corner, so a box covering exactly pixel
+//! `(0, 0)` is `(0, 0, 1, 1)`. Every transform of a coordinate is one or two exactly
+//! rounded IEEE `f32` operations, so box outputs are bitwise equal on every machine.
 
 use image::RgbImage;
+use lockstep_core::{BBox, LabeledBox};
 use serde::{Deserialize, Serialize};
 
 use crate::check;
 use crate::error::{Error, Result};
-
-/// One box with its class label.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LabeledBox {
-    /// Left edge.
-    pub x1: f32,
-    /// Top edge.
-    pub y1: f32,
-    /// Right edge (`x2 >= x1`).
-    pub x2: f32,
-    /// Bottom edge (`y2 >= y1`).
-    pub y2: f32,
-    /// Class label, carried along unchanged.
-    pub label: u32,
-}
-
-impl LabeledBox {
-    /// A box from its corners and label.
-    pub fn new(x1: f32, y1: f32, x2: f32, y2: f32, label: u32) -> Self {
-        Self {
-            x1,
-            y1,
-            x2,
-            y2,
-            label,
-        }
-    }
-
-    /// `(x2 − x1) · (y2 − y1)`, in `f32`.
-    pub fn area(&self) -> f32 {
-        (self.x2 - self.x1) * (self.y2 - self.y1)
-    }
-}
 
 /// An image and its boxes: what every geometric operation transforms together.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,16 +39,14 @@ impl Sample {
     pub fn validate(&self) -> Result<()> {
         check::non_empty(&self.image)?;
         let (w, h) = (self.image.width() as f32, self.image.height() as f32);
-        for (index, b) in self.boxes.iter().enumerate() {
+        for (index, labeled) in self.boxes.iter().enumerate() {
+            let b = labeled.bbox;
             let bad = |reason| Error::BadBox {
                 index,
-                x1: b.x1,
-                y1: b.y1,
-                x2: b.x2,
-                y2: b.y2,
+                bbox: b,
                 reason,
             };
-            if ![b.x1, b.y1, b.x2, b.y2].iter().all(|v| v.is_finite()) {
+            if !b.is_finite() {
                 return Err(bad("a coordinate is not finite"));
             }
             if b.x2 < b.x1 || b.y2 < b.y1 {
@@ -106,9 +72,12 @@ impl Sample {
 ///
 /// Areas are `f32` products of clipped sides.
 ///
-/// Deserialising runs [`BoxPolicy::validate`].
+/// Built as `BoxPolicy::default().with_min_area(..).with_min_visible_fraction(..)`;
+/// [`BoxPolicy::validate`] runs wherever a policy is used ([`crate::Compose::apply`],
+/// [`crate::replay`], [`crate::OpParams::apply`]) and when one is deserialised.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "crate::raw::RawBoxPolicy")]
+#[non_exhaustive]
 pub struct BoxPolicy {
     /// Least area in output pixels² a box must keep. Default 1.
     pub min_area: f32,
@@ -126,6 +95,19 @@ impl Default for BoxPolicy {
 }
 
 impl BoxPolicy {
+    /// This policy with [`BoxPolicy::min_area`] set.
+    pub fn with_min_area(self, min_area: f32) -> Self {
+        Self { min_area, ..self }
+    }
+
+    /// This policy with [`BoxPolicy::min_visible_fraction`] set.
+    pub fn with_min_visible_fraction(self, min_visible_fraction: f32) -> Self {
+        Self {
+            min_visible_fraction,
+            ..self
+        }
+    }
+
     /// Checks that both thresholds are finite and `min_visible_fraction` is in `[0, 1]`.
     pub fn validate(&self) -> Result<()> {
         check::within(
@@ -146,6 +128,7 @@ impl BoxPolicy {
 
 /// Why a box was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum DropReason {
     /// Its clipped area fell below [`BoxPolicy::min_area`].
     TooSmall,
@@ -155,6 +138,7 @@ pub enum DropReason {
 
 /// A report of one dropped box.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DroppedBox {
     /// The box's position in the sample's box list as it was given to the pipeline (or
     /// to the single operation).
@@ -183,8 +167,8 @@ impl Tracked {
         Self { boxes, origin }
     }
 
-    /// Maps every box through `map` (which returns the new box, unclipped, and its area
-    /// before the op in the new scale), clips it to `width x height`, and drops by
+    /// Maps every box's corners through `map` (which returns the new corners, unclipped:
+    /// their area is the box's area before the op in the new scale), clips it to `width x height`, and drops by
     /// `policy`, appending reports to `dropped`.
     pub fn transform(
         &mut self,
@@ -193,20 +177,19 @@ impl Tracked {
         policy: &BoxPolicy,
         op: (usize, &str),
         dropped: &mut Vec<DroppedBox>,
-        map: impl Fn(&LabeledBox) -> LabeledBox,
+        map: impl Fn(&BBox) -> BBox,
     ) {
         let (w, h) = (width as f32, height as f32);
         let mut boxes = Vec::with_capacity(self.boxes.len());
         let mut origin = Vec::with_capacity(self.boxes.len());
         for (b, &index) in self.boxes.iter().zip(&self.origin) {
-            let moved = map(b);
+            let moved = map(&b.bbox);
             let before = moved.area();
-            let clipped = LabeledBox {
+            let clipped = BBox {
                 x1: moved.x1.clamp(0.0, w),
                 y1: moved.y1.clamp(0.0, h),
                 x2: moved.x2.clamp(0.0, w),
                 y2: moved.y2.clamp(0.0, h),
-                label: moved.label,
             };
             let after = clipped.area();
             let reason = if after < policy.min_area {
@@ -225,7 +208,7 @@ impl Tracked {
                     last_seen: *b,
                 }),
                 None => {
-                    boxes.push(clipped);
+                    boxes.push(LabeledBox::new(clipped, b.class));
                     origin.push(index);
                 }
             }

@@ -9,7 +9,7 @@
 use image::RgbImage;
 
 use crate::check;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tone::{self, Lut};
 
 /// Largest factor accepted by brightness, contrast and saturation.
@@ -82,9 +82,14 @@ fn mean_luma_q16(image: &RgbImage, lut: &Lut) -> Result<i64> {
     for px in check::pixels(image)?.chunks_exact(3) {
         sum += u64::from(tables.luma(px[0], px[1], px[2]));
     }
-    let n = u128::from(image.width()) * u128::from(image.height());
+    let (width, height) = image.dimensions();
+    let n = u128::from(width) * u128::from(height);
     let num = u128::from(sum) << 16;
-    Ok(((num + n / 2) / n.max(1)) as i64)
+    // An empty image has no mean: an error, not a mean of 0.
+    let mean = (num + n / 2)
+        .checked_div(n)
+        .ok_or(Error::EmptyImage { width, height })?;
+    Ok(mean as i64)
 }
 
 /// Contrast's table for `image` as it is after `lut` (the pipeline's pending tone):
@@ -256,6 +261,20 @@ mod tests {
         RgbImage::from_fn(16, 16, |x, y| {
             Rgb([(x * 16) as u8, (y * 16) as u8, ((x * y) % 256) as u8])
         })
+    }
+
+    /// Issue 11 (no silent fallbacks): the mean of an empty image divided by
+    /// `n.max(1)` and came out as 0; it is an error now.
+    #[test]
+    fn the_mean_of_an_empty_image_is_an_error() {
+        let empty = RgbImage::new(0, 3);
+        assert!(matches!(
+            mean_luma_q16(&empty, &tone::identity()),
+            Err(crate::Error::EmptyImage {
+                width: 0,
+                height: 3
+            })
+        ));
     }
 
     #[test]

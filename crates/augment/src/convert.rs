@@ -4,8 +4,10 @@ use image::{DynamicImage, RgbImage};
 
 use crate::error::{Error, Result};
 
-/// What to do with an alpha channel.
+/// What to do with an alpha channel. `#[non_exhaustive]`: compositing over a
+/// background may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum Alpha {
     /// Refuse images with alpha ([`Error::UnsupportedColor`]).
     Reject,

@@ -1,8 +1,9 @@
 //! The one error type of this crate.
 
 /// Everything that can go wrong in `lockstep-augment`. Bad input is always one of
-/// these, never a panic.
+/// these, never a panic. New variants may be added in minor releases.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An image with zero width or height.
     #[error("image is empty: {width}x{height}")]
@@ -90,18 +91,15 @@ pub enum Error {
         high: f64,
     },
     /// A box that is malformed or lies outside its image.
-    #[error("box {index} ({x1}, {y1}, {x2}, {y2}) is invalid: {reason}")]
+    #[error(
+        "box {index} ({}, {}, {}, {}) is invalid: {reason}",
+        .bbox.x1, .bbox.y1, .bbox.x2, .bbox.y2
+    )]
     BadBox {
         /// Position of the box in the sample's list.
         index: usize,
-        /// Left edge.
-        x1: f32,
-        /// Top edge.
-        y1: f32,
-        /// Right edge.
-        x2: f32,
-        /// Bottom edge.
-        y2: f32,
+        /// Its corners.
+        bbox: lockstep_core::BBox,
         /// What is wrong with it.
         reason: &'static str,
     },
@@ -127,16 +125,6 @@ pub enum Error {
         expected_width: u32,
         /// The height of the first image.
         expected_height: u32,
-    },
-    /// Two lists that must have the same length do not.
-    #[error("{what}: {left} versus {right} entries")]
-    LengthMismatch {
-        /// What was being paired.
-        what: &'static str,
-        /// Length of the first list.
-        left: usize,
-        /// Length of the second list.
-        right: usize,
     },
     /// A recorded noise seed that is not 64 hex digits.
     #[error("noise seed `{seed}` is not 64 hex digits")]

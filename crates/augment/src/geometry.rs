@@ -43,8 +43,9 @@ impl Rect {
     }
 }
 
-/// How [`resize`] computes an output pixel.
+/// How [`resize`] computes an output pixel. `#[non_exhaustive]`: more filters may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Interpolation {
     /// The source pixel whose centre is nearest: column `⌊(2·dx + 1)·sw / (2·dw)⌋`,
     /// torchvision's `NEAREST_EXACT` (tested against it). torchvision's legacy `NEAREST`
@@ -56,14 +57,23 @@ pub enum Interpolation {
     Bilinear,
 }
 
-/// Four 3-byte pixels in reverse order, as a fixed-size array so the compiler sees a
-/// constant byte permutation.
+/// Four 3-byte pixels in reverse order. Fixed-size arrays in and out, so the compiler
+/// sees a constant byte permutation and a block of any other length cannot reach it.
 #[inline]
-fn reverse4(block: &[u8]) -> [u8; 12] {
-    let s: [u8; 12] = block.try_into().unwrap_or([0; 12]);
+fn reverse4(s: &[u8; 12]) -> [u8; 12] {
     [
         s[9], s[10], s[11], s[6], s[7], s[8], s[3], s[4], s[5], s[0], s[1], s[2],
     ]
+}
+
+/// A block of `chunks_exact(12)` (or its `_mut`/`rchunks` forms) as an array. Those
+/// yield exactly 12 bytes; `copy_from_slice` asserts it, so a broken invariant panics
+/// here instead of writing made-up pixels.
+#[inline]
+fn block12(chunk: &[u8]) -> [u8; 12] {
+    let mut block = [0u8; 12];
+    block.copy_from_slice(chunk);
+    block
 }
 
 /// Mirrors columns: output column `x` is input column `width − 1 − x`.
@@ -80,7 +90,7 @@ pub fn hflip(image: &RgbImage) -> Result<RgbImage> {
         let mut s_blocks = src.chunks_exact(12);
         let mut d_blocks = dst.rchunks_exact_mut(12);
         for (s, d) in (&mut s_blocks).zip(&mut d_blocks) {
-            d.copy_from_slice(&reverse4(s));
+            d.copy_from_slice(&reverse4(&block12(s)));
         }
         let d_tail = d_blocks.into_remainder();
         for (s, d) in s_blocks
@@ -105,7 +115,7 @@ pub(crate) fn hflip_in_place(image: &mut RgbImage) -> Result<()> {
         let (left, rest) = line.split_at_mut(outer);
         let (middle, right) = rest.split_at_mut(rest.len() - outer);
         for (a, b) in left.chunks_exact_mut(12).zip(right.rchunks_exact_mut(12)) {
-            let (ra, rb) = (reverse4(a), reverse4(b));
+            let (ra, rb) = (reverse4(&block12(a)), reverse4(&block12(b)));
             a.copy_from_slice(&rb);
             b.copy_from_slice(&ra);
         }
@@ -458,6 +468,22 @@ mod tests {
             height: 1,
         };
         assert!(crop_owned(ramp(4, 4), too_big).is_err());
+    }
+
+    /// Issue 11: `reverse4` took any slice and turned a wrong length into four black
+    /// pixels. Now it takes a `[u8; 12]`, and the one conversion into it refuses a
+    /// wrong length loudly.
+    #[test]
+    #[should_panic(expected = "does not match")]
+    fn a_block_of_the_wrong_length_panics_instead_of_turning_black() {
+        let _ = block12(&[7u8; 11]);
+    }
+
+    #[test]
+    fn reverse4_reverses_pixels_and_keeps_channels() {
+        let block: [u8; 12] = std::array::from_fn(|i| i as u8);
+        assert_eq!(reverse4(&block), [9, 10, 11, 6, 7, 8, 3, 4, 5, 0, 1, 2]);
+        assert_eq!(block12(&block), block);
     }
 
     #[test]

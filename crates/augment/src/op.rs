@@ -7,6 +7,7 @@
 //! `SeedRng::bernoulli` (one draw, `u < p`). `log`/`exp` are `libm`'s, and rounding to
 //! whole pixels is `f64::round` (half away from zero).
 
+use lockstep_core::ImageSize;
 use lockstep_seeding::{RngCore, SeedRng, SeedTree};
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +22,13 @@ use crate::params::OpParams;
 const ATTEMPTS: u32 = 10;
 
 /// A random (or fixed) operation of a pipeline. Serialisable, so a pipeline can be
-/// written in a config file; deserialising runs [`Op::validate`].
+/// written in a config file; deserialising runs [`Op::validate`], as do
+/// [`crate::Compose::new`] and [`Op::draw`].
+///
+/// `#[non_exhaustive]`: a new operation adds a variant in a minor release. Each variant
+/// is its own configuration, written as a struct literal (`Op::Hflip { p: 0.5 }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 #[serde(
     tag = "op",
     rename_all = "snake_case",
@@ -160,7 +166,9 @@ pub enum Op {
 }
 
 impl Op {
-    /// The operation's short name, used in its seed path and drop reports.
+    /// The operation's short name: the last segment of its seed path,
+    /// `…/augment/op[p]/<name>` ([`crate::op_key`]). Drop reports name the recorded
+    /// [`OpParams::name`] instead, which can differ (`random_crop` records a `crop`).
     pub fn name(&self) -> &'static str {
         match self {
             Op::Hflip { .. } => "hflip",
@@ -236,10 +244,13 @@ impl Op {
         }
     }
 
-    /// Draws this operation's parameters for an image of `width x height` from `key`,
-    /// the op's own node. A pure function of its arguments.
-    pub fn draw(&self, key: &SeedTree, width: u32, height: u32) -> Result<OpParams> {
+    /// Draws this operation's parameters for an image of `size` from `key`, the op's
+    /// own node (inside a pipeline, [`crate::op_key`]). A pure function of its
+    /// arguments. [`OpParams::apply`] then applies them to a sample: together, the
+    /// sample-level random form of every operation.
+    pub fn draw(&self, key: &SeedTree, size: ImageSize) -> Result<OpParams> {
         self.validate()?;
+        let (width, height) = (size.width, size.height);
         if width == 0 || height == 0 {
             return Err(Error::EmptyImage { width, height });
         }

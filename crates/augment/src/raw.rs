@@ -44,7 +44,9 @@ impl TryFrom<RawCompose> for Compose {
     type Error = Error;
 
     fn try_from(r: RawCompose) -> Result<Self, Error> {
-        Compose::with_policy(r.ops, r.policy)
+        let compose = Compose::default().with_ops(r.ops).with_policy(r.policy);
+        compose.validate()?;
+        Ok(compose)
     }
 }
 

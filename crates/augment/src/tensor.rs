@@ -9,11 +9,15 @@ use crate::error::{Error, Result};
 
 /// Per-channel mean and standard deviation, on the `[0, 1]` scale.
 ///
-/// Checked where it is used ([`Normalize::validate`]): every value is finite, every std
-/// positive, and every output `(x / 255 − mean) / std` for `x` in `0..=255` finite, so a
-/// tensor never holds an infinity. Deserialising runs the same check.
+/// Built as [`Normalize::new`], a constant ([`Normalize::IMAGENET`],
+/// [`Normalize::UNIT`], the default) or `with_*` setters. Checked where it is used
+/// ([`Normalize::validate`], run by [`to_tensor`] and [`batch_to_tensor`]): every value
+/// is finite, every std positive, and every output `(x / 255 − mean) / std` for `x` in
+/// `0..=255` finite, so a tensor never holds an infinity. Deserialising runs the same
+/// check.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawNormalize")]
+#[non_exhaustive]
 pub struct Normalize {
     /// Channel means, `r, g, b`.
     pub mean: [f32; 3],
@@ -33,6 +37,23 @@ impl Normalize {
         mean: [0.0; 3],
         std: [1.0; 3],
     };
+
+    /// Checked statistics: `mean` and `std` per channel, `r, g, b`.
+    pub fn new(mean: [f32; 3], std: [f32; 3]) -> Result<Self> {
+        let norm = Self { mean, std };
+        norm.validate()?;
+        Ok(norm)
+    }
+
+    /// These statistics with the channel means replaced.
+    pub fn with_mean(self, mean: [f32; 3]) -> Self {
+        Self { mean, ..self }
+    }
+
+    /// These statistics with the channel standard deviations replaced.
+    pub fn with_std(self, std: [f32; 3]) -> Self {
+        Self { std, ..self }
+    }
 
     /// Checks the statistics: finite means, finite positive stds, and finite outputs
     /// for every 8-bit input ([`Error::NormalizeOverflow`] names the channel when a tiny
@@ -70,6 +91,13 @@ impl Normalize {
     }
 }
 
+impl Default for Normalize {
+    /// [`Normalize::UNIT`]: only the scaling to `[0, 1]`.
+    fn default() -> Self {
+        Self::UNIT
+    }
+}
+
 /// The serde shape of [`Normalize`], checked by `TryFrom` before it becomes one.
 #[derive(Deserialize)]
 struct RawNormalize {
@@ -81,36 +109,41 @@ impl TryFrom<RawNormalize> for Normalize {
     type Error = Error;
 
     fn try_from(r: RawNormalize) -> Result<Self> {
-        let norm = Normalize {
-            mean: r.mean,
-            std: r.std,
-        };
-        norm.validate()?;
-        Ok(norm)
+        Normalize::new(r.mean, r.std)
     }
 }
 
-/// A dense `f32` tensor: row-major data and its shape.
+/// A dense `f32` image tensor: row-major data and its shape, ready for
+/// `tch::Tensor::from_slice(&t.data).view(t.shape_i64().as_slice())`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Tensor {
+#[non_exhaustive]
+pub struct ImageTensor {
     /// The values, last axis fastest.
     pub data: Vec<f32>,
     /// The shape: `[3, H, W]` or `[N, 3, H, W]`.
     pub shape: Vec<usize>,
 }
 
-impl Tensor {
+impl ImageTensor {
     /// The shape as `i64`, the type `tch` takes.
     pub fn shape_i64(&self) -> Vec<i64> {
         self.shape.iter().map(|&d| d as i64).collect()
     }
 }
 
-/// Writes the three planes of `image` into `out` (exactly `3 · W · H` values).
+/// Writes the three planes of `image` into `out`, which must hold exactly `3 · W · H`
+/// values (the callers size it so; another length is an error, never a partial fill).
 fn fill_chw(image: &RgbImage, tables: &[[f32; 256]; 3], out: &mut [f32]) -> Result<()> {
     let plane = image.width() as usize * image.height() as usize;
-    let (r, rest) = out.split_at_mut(plane.min(out.len()));
-    let (g, b) = rest.split_at_mut(plane.min(rest.len()));
+    if out.len() / 3 != plane || out.len() % 3 != 0 {
+        return Err(Error::BadSize {
+            what: "tensor buffer length",
+            value: out.len() as u64,
+            max: (plane as u64).saturating_mul(3),
+        });
+    }
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
     let px = check::pixels(image)?.chunks_exact(3);
     for (((px, r), g), b) in px.zip(r).zip(g).zip(b) {
         *r = tables[0][usize::from(px[0])];
@@ -122,20 +155,20 @@ fn fill_chw(image: &RgbImage, tables: &[[f32; 256]; 3], out: &mut [f32]) -> Resu
 
 /// `(x / 255 − mean[c]) / std[c]` per channel in `f32` (two exactly rounded IEEE
 /// operations and a division), laid out `CHW`.
-pub fn to_tensor(image: &RgbImage, norm: &Normalize) -> Result<Tensor> {
+pub fn to_tensor(image: &RgbImage, norm: &Normalize) -> Result<ImageTensor> {
     check::non_empty(image)?;
     let tables = norm.tables()?;
     let (w, h) = (image.width() as usize, image.height() as usize);
     let mut data = vec![0f32; 3 * w * h];
     fill_chw(image, &tables, &mut data)?;
-    Ok(Tensor {
+    Ok(ImageTensor {
         data,
         shape: vec![3, h, w],
     })
 }
 
 /// [`to_tensor`] for a batch of equally sized images, laid out `NCHW`.
-pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<Tensor> {
+pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<ImageTensor> {
     let tables = norm.tables()?;
     let Some(first) = images.first() else {
         return Err(Error::BadSize {
@@ -162,7 +195,7 @@ pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<Tensor> 
     for (img, out) in images.iter().zip(data.chunks_exact_mut(each)) {
         fill_chw(img, &tables, out)?;
     }
-    Ok(Tensor {
+    Ok(ImageTensor {
         data,
         shape: vec![images.len(), 3, h as usize, w as usize],
     })
@@ -194,5 +227,24 @@ mod tests {
             ),
             Err(Error::SizeMismatch { index: 1, .. })
         ));
+    }
+
+    /// Issue 11 (no silent fallbacks): `fill_chw` clamped its split points to the
+    /// buffer, so a short buffer was filled partially without a word.
+    #[test]
+    fn a_wrongly_sized_tensor_buffer_is_an_error() {
+        let img = RgbImage::new(2, 2);
+        let tables = Normalize::UNIT.tables().unwrap();
+        for len in [0, 5, 11, 13, 24] {
+            let mut out = vec![0f32; len];
+            assert!(
+                matches!(
+                    fill_chw(&img, &tables, &mut out),
+                    Err(Error::BadSize { value, .. }) if value == len as u64
+                ),
+                "{len}"
+            );
+        }
+        assert!(fill_chw(&img, &tables, &mut [0f32; 12]).is_ok());
     }
 }

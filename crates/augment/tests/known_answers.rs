@@ -4,7 +4,7 @@
 
 use image::{Rgb, RgbImage};
 use lockstep_augment::*;
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{EpochKey, SeedTree};
 
 /// A 23x17 image with every kind of pixel: ramps, grey, saturated.
 fn fixed_image() -> RgbImage {
@@ -162,8 +162,8 @@ fn every_adjust_op_is_pinned() {
 }
 
 fn detection_pipeline() -> Compose {
-    Compose::with_policy(
-        vec![
+    let pipeline = Compose::default()
+        .with_ops(vec![
             Op::RandomResizedCrop {
                 width: 16,
                 height: 12,
@@ -215,13 +215,14 @@ fn detection_pipeline() -> Compose {
                 },
                 fill: [114, 114, 114],
             },
-        ],
-        BoxPolicy {
-            min_area: 2.0,
-            min_visible_fraction: 0.25,
-        },
-    )
-    .unwrap()
+        ])
+        .with_policy(
+            BoxPolicy::default()
+                .with_min_area(2.0)
+                .with_min_visible_fraction(0.25),
+        );
+    pipeline.validate().unwrap();
+    pipeline
 }
 
 const PIPELINE: [&str; 6] = [
@@ -234,24 +235,23 @@ const PIPELINE: [&str; 6] = [
 ];
 
 fn boxes() -> Vec<LabeledBox> {
+    let b = |x1, y1, x2, y2, class| LabeledBox::new(BBox::new(x1, y1, x2, y2), ClassId(class));
     vec![
-        LabeledBox::new(1.0, 1.0, 12.5, 9.0, 1),
-        LabeledBox::new(10.0, 4.0, 22.0, 16.0, 2),
-        LabeledBox::new(0.0, 15.0, 3.0, 17.0, 3),
+        b(1.0, 1.0, 12.5, 9.0, 1),
+        b(10.0, 4.0, 22.0, 16.0, 2),
+        b(0.0, 15.0, 3.0, 17.0, 3),
     ]
 }
 
 #[test]
 fn composed_pipeline_is_pinned() {
     let pipeline = detection_pipeline();
-    let epoch = SeedTree::from_u64(2024)
-        .child("train")
-        .child_index("epoch", 1);
+    let epoch = EpochKey::new(&SeedTree::from_u64(2024).child("train"), 1);
     let mut table = Vec::new();
     let mut summaries = Vec::new();
     for i in 0..6 {
         let sample = Sample::new(fixed_image(), boxes()).unwrap();
-        let out = pipeline.apply(sample, &sample_key(&epoch, i)).unwrap();
+        let out = pipeline.apply(sample, &epoch.sample(i)).unwrap();
         let bits: Vec<String> = out
             .sample
             .boxes
@@ -259,11 +259,11 @@ fn composed_pipeline_is_pinned() {
             .map(|b| {
                 format!(
                     "{:08x}{:08x}{:08x}{:08x}/{}",
-                    b.x1.to_bits(),
-                    b.y1.to_bits(),
-                    b.x2.to_bits(),
-                    b.y2.to_bits(),
-                    b.label
+                    b.bbox.x1.to_bits(),
+                    b.bbox.y1.to_bits(),
+                    b.bbox.x2.to_bits(),
+                    b.bbox.y2.to_bits(),
+                    b.class.0
                 )
             })
             .collect();
@@ -293,12 +293,7 @@ fn composed_pipeline_is_pinned() {
 #[test]
 fn drawn_parameters_are_pinned() {
     let pipeline = detection_pipeline();
-    let key = sample_key(
-        &SeedTree::from_u64(2024)
-            .child("train")
-            .child_index("epoch", 1),
-        0,
-    );
+    let key = EpochKey::new(&SeedTree::from_u64(2024).child("train"), 1).sample(0);
     let out = pipeline
         .apply(Sample::new(fixed_image(), boxes()).unwrap(), &key)
         .unwrap();

@@ -3,7 +3,7 @@
 
 use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
 use lockstep_augment::*;
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{EpochKey, SampleKey, SeedTree};
 use proptest::prelude::*;
 
 fn image(w: u32, h: u32, salt: u32) -> RgbImage {
@@ -16,9 +16,18 @@ fn image(w: u32, h: u32, salt: u32) -> RgbImage {
     })
 }
 
+/// Item `i` of epoch 0 under the data root `root`.
+fn key(root: u64, i: u64) -> SampleKey {
+    EpochKey::new(&SeedTree::from_u64(root), 0).sample(i)
+}
+
+fn labeled(x1: f32, y1: f32, x2: f32, y2: f32, class: u32) -> LabeledBox {
+    LabeledBox::new(BBox::new(x1, y1, x2, y2), ClassId(class))
+}
+
 fn pipeline() -> Compose {
-    Compose::with_policy(
-        vec![
+    let pipeline = Compose::default()
+        .with_ops(vec![
             Op::RandomResizedCrop {
                 width: 20,
                 height: 16,
@@ -56,36 +65,31 @@ fn pipeline() -> Compose {
                 ratio: [0.3, 3.3],
                 fill: [0, 0, 0],
             },
-        ],
-        BoxPolicy {
-            min_area: 1.0,
-            min_visible_fraction: 0.3,
-        },
-    )
-    .unwrap()
+        ])
+        .with_policy(BoxPolicy::default().with_min_visible_fraction(0.3));
+    pipeline.validate().unwrap();
+    pipeline
 }
 
 fn sample(i: u32) -> Sample {
     let boxes = vec![
-        LabeledBox::new(1.0, 2.0, 15.5, 12.0, 0),
-        LabeledBox::new(20.0, 10.0, 31.0, 23.0, 1),
-        LabeledBox::new(0.0, 0.0, 32.0, 24.0, 2),
+        labeled(1.0, 2.0, 15.5, 12.0, 0),
+        labeled(20.0, 10.0, 31.0, 23.0, 1),
+        labeled(0.0, 0.0, 32.0, 24.0, 2),
     ];
     Sample::new(image(32, 24, i), boxes).unwrap()
 }
 
 fn batch(n: u32, threads: usize) -> Vec<Augmented> {
-    let parent = SeedTree::from_u64(99)
-        .child("train")
-        .child_index("epoch", 4);
-    let keys: Vec<SeedTree> = (0..n).map(|i| sample_key(&parent, u64::from(i))).collect();
-    let samples = (0..n).map(sample).collect();
+    let epoch = EpochKey::new(&SeedTree::from_u64(99).child("train"), 4);
+    let batch = (0..n)
+        .map(|i| (sample(i), epoch.sample(u64::from(i))))
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
-    pool.install(|| pipeline().apply_batch(samples, &keys))
-        .unwrap()
+    pool.install(|| pipeline().apply_batch(batch)).unwrap()
 }
 
 #[test]
@@ -94,12 +98,10 @@ fn batch_is_identical_for_1_2_and_8_threads() {
     assert_eq!(one, batch(24, 2));
     assert_eq!(one, batch(24, 8));
     // And each item equals the sequential single-sample call.
-    let parent = SeedTree::from_u64(99)
-        .child("train")
-        .child_index("epoch", 4);
+    let epoch = EpochKey::new(&SeedTree::from_u64(99).child("train"), 4);
     for (i, out) in one.iter().enumerate() {
         let alone = pipeline()
-            .apply(sample(i as u32), &sample_key(&parent, i as u64))
+            .apply(sample(i as u32), &epoch.sample(i as u64))
             .unwrap();
         assert_eq!(&alone, out);
     }
@@ -109,11 +111,8 @@ fn batch_is_identical_for_1_2_and_8_threads() {
 
 #[test]
 fn replay_through_json_is_exact() {
-    let parent = SeedTree::from_u64(5);
     for i in 0..16 {
-        let out = pipeline()
-            .apply(sample(i), &sample_key(&parent, u64::from(i)))
-            .unwrap();
+        let out = pipeline().apply(sample(i), &key(5, u64::from(i))).unwrap();
         let json = serde_json::to_string(&out.params).unwrap();
         let params: Vec<OpParams> = serde_json::from_str(&json).unwrap();
         assert_eq!(params, out.params);
@@ -133,7 +132,7 @@ fn pipeline_round_trips_through_json() {
 #[test]
 fn each_op_draws_from_its_own_key() {
     // Appending an op does not change what the earlier ops drew.
-    let key = sample_key(&SeedTree::from_u64(1), 0);
+    let key = key(1, 0);
     let short = Compose::new(vec![
         Op::Hflip { p: 0.5 },
         Op::Brightness {
@@ -157,13 +156,18 @@ fn each_op_draws_from_its_own_key() {
     let a = short.apply(sample(0), &key).unwrap();
     let b = long.apply(sample(0), &key).unwrap();
     assert_eq!(a.params[..], b.params[..2]);
-    // The op's key is key/op[i]/name, and drawing by hand from it gives the same params.
-    let by_hand = Op::Brightness {
+    // The op's key is …/sample[i]/augment/op[p]/<name>, and drawing by hand from it
+    // gives the same params.
+    let brightness = Op::Brightness {
         low: 0.5,
         high: 1.5,
-    }
-    .draw(&op_key(&key, 1, "brightness"), 32, 24)
-    .unwrap();
+    };
+    let node = op_key(&key, 1, &brightness);
+    assert_eq!(
+        node.path(),
+        format!("{}/augment/op[1]/brightness", key.path())
+    );
+    let by_hand = brightness.draw(&node, ImageSize::new(32, 24)).unwrap();
     assert_eq!(by_hand, a.params[1]);
 }
 
@@ -176,7 +180,7 @@ fn boxes_move_with_the_pixels() {
             img.put_pixel(x, y, Rgb([255, 255, 255]));
         }
     }
-    let b = LabeledBox::new(6.0, 4.0, 19.0, 11.0, 7);
+    let b = labeled(6.0, 4.0, 19.0, 11.0, 7);
     let ops = [
         OpParams::Hflip { applied: true },
         OpParams::Vflip { applied: true },
@@ -212,8 +216,8 @@ fn boxes_move_with_the_pixels() {
                 &BoxPolicy::default(),
             )
             .unwrap();
-        let ob = out.sample.boxes[0];
-        assert_eq!(ob.label, 7);
+        assert_eq!(out.sample.boxes[0].class, ClassId(7));
+        let ob = out.sample.boxes[0].bbox;
         let im = &out.sample.image;
         let white = |x: f32, y: f32| im.get_pixel(x as u32, y as u32).0 == [255, 255, 255];
         // Inside corners are white, pixels just outside are black.
@@ -225,7 +229,7 @@ fn boxes_move_with_the_pixels() {
             !white(ob.x1 - 1.0, ob.y1) && !white(ob.x2, ob.y2 - 1.0),
             "{p:?}"
         );
-        let area = ob.area() / b.area();
+        let area = ob.area() / b.bbox.area();
         assert!(area == 1.0 || area == 4.0, "{p:?}: area ratio {area}");
     }
 }
@@ -234,29 +238,23 @@ fn boxes_move_with_the_pixels() {
 fn drops_are_reported_with_index_and_reason() {
     let img = image(40, 40, 0);
     let boxes = vec![
-        LabeledBox::new(0.0, 0.0, 10.0, 10.0, 0), // fully outside the crop
-        LabeledBox::new(15.0, 15.0, 25.0, 25.0, 1), // 1/4 visible
-        LabeledBox::new(22.0, 22.0, 30.0, 30.0, 2), // fully inside
+        labeled(0.0, 0.0, 10.0, 10.0, 0),   // fully outside the crop
+        labeled(15.0, 15.0, 25.0, 25.0, 1), // 1/4 visible
+        labeled(22.0, 22.0, 30.0, 30.0, 2), // fully inside
     ];
-    let policy = BoxPolicy {
-        min_area: 1.0,
-        min_visible_fraction: 0.5,
-    };
-    let out = adjust_crop(
-        Sample::new(img, boxes).unwrap(),
-        Rect {
+    let policy = BoxPolicy::default().with_min_visible_fraction(0.5);
+    let crop = OpParams::Crop {
+        rect: Rect {
             x: 20,
             y: 20,
             width: 20,
             height: 20,
         },
-        &policy,
-    )
-    .unwrap();
-    assert_eq!(
-        out.sample.boxes,
-        vec![LabeledBox::new(2.0, 2.0, 10.0, 10.0, 2)]
-    );
+    };
+    let out = crop
+        .apply(Sample::new(img, boxes).unwrap(), &policy)
+        .unwrap();
+    assert_eq!(out.sample.boxes, vec![labeled(2.0, 2.0, 10.0, 10.0, 2)]);
     let got: Vec<(usize, DropReason)> = out.dropped.iter().map(|d| (d.index, d.reason)).collect();
     assert_eq!(
         got,
@@ -267,7 +265,7 @@ fn drops_are_reported_with_index_and_reason() {
 
 #[test]
 fn bad_input_is_a_typed_error() {
-    let key = SeedTree::from_u64(0);
+    let key = key(0, 0);
     let empty = RgbImage::new(0, 5);
     assert!(matches!(
         Sample::image_only(empty.clone()),
@@ -280,13 +278,11 @@ fn bad_input_is_a_typed_error() {
     assert!(matches!(hflip(&empty), Err(Error::EmptyImage { .. })));
     let img = image(8, 6, 0);
     assert!(matches!(
-        random_crop(
-            Sample::image_only(img.clone()).unwrap(),
-            &key,
-            9,
-            6,
-            &BoxPolicy::default()
-        ),
+        Op::RandomCrop {
+            width: 9,
+            height: 6
+        }
+        .draw(&key, ImageSize::new(8, 6)),
         Err(Error::CropOutOfBounds { .. })
     ));
     assert!(matches!(
@@ -319,29 +315,26 @@ fn bad_input_is_a_typed_error() {
     }])
     .is_err());
     assert!(matches!(
-        Sample::new(img.clone(), vec![LabeledBox::new(5.0, 1.0, 4.0, 2.0, 0)]),
+        Sample::new(img.clone(), vec![labeled(5.0, 1.0, 4.0, 2.0, 0)]),
         Err(Error::BadBox { index: 0, .. })
     ));
     assert!(matches!(
         Sample::new(
             img.clone(),
             vec![
-                LabeledBox::new(0.0, 0.0, 1.0, 1.0, 0),
-                LabeledBox::new(0.0, 0.0, 9.0, 2.0, 0)
+                labeled(0.0, 0.0, 1.0, 1.0, 0),
+                labeled(0.0, 0.0, 9.0, 2.0, 0)
             ]
         ),
         Err(Error::BadBox { index: 1, .. })
     ));
     assert!(matches!(
-        Sample::new(
-            img.clone(),
-            vec![LabeledBox::new(f32::NAN, 0.0, 1.0, 1.0, 0)]
-        ),
+        Sample::new(img.clone(), vec![labeled(f32::NAN, 0.0, 1.0, 1.0, 0)]),
         Err(Error::BadBox { .. })
     ));
     // A sample whose boxes were edited after construction is still checked.
     let mut s = Sample::image_only(img.clone()).unwrap();
-    s.boxes.push(LabeledBox::new(-1.0, 0.0, 1.0, 1.0, 0));
+    s.boxes.push(labeled(-1.0, 0.0, 1.0, 1.0, 0));
     assert!(matches!(
         pipeline().apply(s, &key),
         Err(Error::BadBox { .. })
@@ -375,17 +368,19 @@ fn bad_input_is_a_typed_error() {
         ),
         Err(Error::BadSeed { .. })
     ));
-    assert!(Compose::with_policy(
-        vec![],
-        BoxPolicy {
-            min_area: 1.0,
-            min_visible_fraction: 2.0
-        }
-    )
-    .is_err());
+    // A policy set through the unchecked setter is checked where it is used.
+    let bad_policy =
+        Compose::default().with_policy(BoxPolicy::default().with_min_visible_fraction(2.0));
+    assert!(bad_policy.validate().is_err());
     assert!(matches!(
-        pipeline().apply_batch(vec![sample(0)], &[]),
-        Err(Error::LengthMismatch { .. })
+        bad_policy.apply(sample(0), &key),
+        Err(Error::OutOfRange { .. })
+    ));
+    assert!(bad_policy.replay(sample(0), &[]).is_err());
+    let bad_op = Compose::default().with_ops(vec![Op::Hflip { p: 2.0 }]);
+    assert!(matches!(
+        bad_op.apply_batch(vec![(sample(0), key.clone())]),
+        Err(Error::Probability { .. })
     ));
 }
 
@@ -435,11 +430,11 @@ proptest! {
 
     #[test]
     fn same_key_same_output_and_history_does_not_matter(seed in any::<u64>(), i in 0u64..1000, others in proptest::collection::vec(0u64..1000, 0..4)) {
-        let key = sample_key(&SeedTree::from_u64(seed), i);
+        let key = key(seed, i);
         let first = pipeline().apply(sample(i as u32), &key).unwrap();
         // Unrelated calls in between change nothing.
         for o in others {
-            pipeline().apply(sample(o as u32), &sample_key(&SeedTree::from_u64(seed), o)).unwrap();
+            pipeline().apply(sample(o as u32), &self::key(seed, o)).unwrap();
         }
         let second = pipeline().apply(sample(i as u32), &key).unwrap();
         prop_assert_eq!(&first, &second);
@@ -449,23 +444,21 @@ proptest! {
 
     #[test]
     fn batch_order_does_not_matter(seed in any::<u64>(), n in 1u32..6) {
-        let parent = SeedTree::from_u64(seed);
-        let keys: Vec<SeedTree> = (0..n).map(|i| sample_key(&parent, u64::from(i))).collect();
-        let fwd = pipeline().apply_batch((0..n).map(sample).collect(), &keys).unwrap();
-        let rev_keys: Vec<SeedTree> = keys.iter().rev().cloned().collect();
-        let mut rev = pipeline().apply_batch((0..n).rev().map(sample).collect(), &rev_keys).unwrap();
+        let pairs: Vec<(Sample, SampleKey)> = (0..n).map(|i| (sample(i), key(seed, u64::from(i)))).collect();
+        let fwd = pipeline().apply_batch(pairs.clone()).unwrap();
+        let mut rev = pipeline().apply_batch(pairs.into_iter().rev().collect()).unwrap();
         rev.reverse();
         prop_assert_eq!(fwd, rev);
     }
 
     #[test]
     fn boxes_stay_inside_and_are_all_accounted_for(seed in any::<u64>(), x1 in 0f32..30.0, y1 in 0f32..22.0, w in 0f32..20.0, h in 0f32..20.0) {
-        let b = LabeledBox::new(x1, y1, (x1 + w).min(32.0), (y1 + h).min(24.0), 5);
-        let s = Sample::new(image(32, 24, 1), vec![b, LabeledBox::new(0.0, 0.0, 32.0, 24.0, 6)]).unwrap();
-        let out = pipeline().apply(s, &SeedTree::from_u64(seed)).unwrap();
+        let b = labeled(x1, y1, (x1 + w).min(32.0), (y1 + h).min(24.0), 5);
+        let s = Sample::new(image(32, 24, 1), vec![b, labeled(0.0, 0.0, 32.0, 24.0, 6)]).unwrap();
+        let out = pipeline().apply(s, &key(seed, 0)).unwrap();
         let (iw, ih) = out.sample.image.dimensions();
         prop_assert_eq!(out.sample.boxes.len() + out.dropped.len(), 2);
-        for b in &out.sample.boxes {
+        for b in out.sample.boxes.iter().map(|b| b.bbox) {
             prop_assert!(0.0 <= b.x1 && b.x1 <= b.x2 && b.x2 <= iw as f32);
             prop_assert!(0.0 <= b.y1 && b.y1 <= b.y2 && b.y2 <= ih as f32);
             prop_assert!(b.area() >= 1.0);
@@ -475,17 +468,18 @@ proptest! {
     #[test]
     fn drawn_parameters_stay_in_their_ranges(seed in any::<u64>(), w in 1u32..300, h in 1u32..300) {
         let key = SeedTree::from_u64(seed);
+        let size = ImageSize::new(w, h);
         let crop = Op::RandomResizedCrop { width: 8, height: 8, scale: [0.08, 1.0], ratio: [0.75, 4.0 / 3.0], interpolation: Interpolation::Nearest };
-        match crop.draw(&key, w, h).unwrap() {
+        match crop.draw(&key, size).unwrap() {
             OpParams::ResizedCrop { rect, .. } => prop_assert!(rect.check_inside(w, h).is_ok()),
             other => prop_assert!(false, "{:?}", other),
         }
-        match (Op::Erase { p: 1.0, scale: [0.02, 0.33], ratio: [0.3, 3.3], fill: [0; 3] }).draw(&key, w, h).unwrap() {
+        match (Op::Erase { p: 1.0, scale: [0.02, 0.33], ratio: [0.3, 3.3], fill: [0; 3] }).draw(&key, size).unwrap() {
             OpParams::Erase { rect: Some(rect), .. } => prop_assert!(rect.check_inside(w, h).is_ok()),
             OpParams::Erase { rect: None, .. } => {}
             other => prop_assert!(false, "{:?}", other),
         }
-        match (Op::Brightness { low: 0.7, high: 1.3 }).draw(&key, w, h).unwrap() {
+        match (Op::Brightness { low: 0.7, high: 1.3 }).draw(&key, size).unwrap() {
             OpParams::Brightness { factor } => prop_assert!((0.7..1.3).contains(&factor)),
             other => prop_assert!(false, "{:?}", other),
         }

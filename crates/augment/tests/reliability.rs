@@ -4,7 +4,7 @@
 
 use image::{DynamicImage, Rgb, RgbImage};
 use lockstep_augment::*;
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{EpochKey, SampleKey, SeedTree};
 use proptest::prelude::*;
 
 fn image(w: u32, h: u32, salt: u32) -> RgbImage {
@@ -158,9 +158,9 @@ fn overlong_buffers_give_the_exact_images_output() {
 #[test]
 fn overlong_buffers_through_pipelines_and_replay() {
     let exact = image(32, 24, 8);
-    let boxes = vec![LabeledBox::new(1.0, 2.0, 15.5, 12.0, 0)];
+    let boxes = vec![LabeledBox::new(BBox::new(1.0, 2.0, 15.5, 12.0), ClassId(0))];
     let ops = every_op();
-    let key = sample_key(&SeedTree::from_u64(4), 2);
+    let key = EpochKey::new(&SeedTree::from_u64(4), 0).sample(2);
     // Each op alone, then all of them.
     let mut pipelines: Vec<Compose> = ops
         .iter()
@@ -187,37 +187,30 @@ fn overlong_buffers_through_pipelines_and_replay() {
         }
         let policy = BoxPolicy::default();
         let s = |img: &RgbImage| Sample::new(img.clone(), boxes.clone()).unwrap();
+        let pad = OpParams::Pad {
+            padding: Padding {
+                left: 1,
+                top: 1,
+                right: 1,
+                bottom: 1,
+            },
+            fill: [0; 3],
+        };
+        assert_eq!(pad.apply(s(&long), &policy), pad.apply(s(&exact), &policy));
+        let turn = OpParams::Rotate90 { k: 2 };
         assert_eq!(
-            adjust_pad(
-                s(&long),
-                Padding {
-                    left: 1,
-                    top: 1,
-                    right: 1,
-                    bottom: 1
-                },
-                [0; 3],
-                &policy
-            ),
-            adjust_pad(
-                s(&exact),
-                Padding {
-                    left: 1,
-                    top: 1,
-                    right: 1,
-                    bottom: 1
-                },
-                [0; 3],
-                &policy
-            )
+            turn.apply(s(&long), &policy),
+            turn.apply(s(&exact), &policy)
         );
+        let contrast = Op::Contrast {
+            low: 0.5,
+            high: 1.5,
+        }
+        .draw(&key, ImageSize::new(32, 24))
+        .unwrap();
         assert_eq!(
-            adjust_rotate90(s(&long), 2, &policy),
-            adjust_rotate90(s(&exact), 2, &policy)
-        );
-        assert_eq!(
-            random_contrast(&long, &key, 0.5, 1.5),
-            random_contrast(&exact, &key, 0.5, 1.5)
+            contrast.apply(s(&long), &policy),
+            contrast.apply(s(&exact), &policy)
         );
     }
 }
@@ -274,10 +267,10 @@ fn deserialised_values_are_checked_like_constructed_ones() {
 fn normalisation_never_produces_infinities() {
     let img = image(3, 2, 1);
     for (mean, std) in [(0.0, 1e-45), (0.0, 1e-40), (3e38, 0.5), (-3e38, 0.1)] {
-        let norm = Normalize {
-            mean: [0.0, mean, 0.0],
-            std: [1.0, std, 1.0],
-        };
+        let norm = Normalize::default()
+            .with_mean([0.0, mean, 0.0])
+            .with_std([1.0, std, 1.0]);
+        assert!(Normalize::new(norm.mean, norm.std).is_err());
         assert!(
             matches!(
                 to_tensor(&img, &norm),
@@ -289,10 +282,7 @@ fn normalisation_never_produces_infinities() {
         assert!(norm.validate().is_err());
     }
     // The smallest std that keeps every value finite still works.
-    let ok = Normalize {
-        mean: [0.0; 3],
-        std: [1e-38; 3],
-    };
+    let ok = Normalize::new([0.0; 3], [1e-38; 3]).unwrap();
     let t = to_tensor(&img, &ok).unwrap();
     assert!(t.data.iter().all(|v| v.is_finite()));
 }
@@ -300,8 +290,9 @@ fn normalisation_never_produces_infinities() {
 /// The failing samples' images are `(position + 1) x 1`, too small for the crop, so the
 /// error names the position; the samples before the first failure are large, so a
 /// thread working on a later chunk fails first in time.
-fn failing_batch(n: usize, failing: &[usize]) -> (Vec<Sample>, Vec<SeedTree>) {
-    let samples = (0..n)
+fn failing_batch(n: usize, failing: &[usize]) -> Vec<(Sample, SampleKey)> {
+    let epoch = EpochKey::new(&SeedTree::from_u64(3), 0);
+    (0..n)
         .map(|i| {
             let img = if failing.contains(&i) {
                 image(i as u32 + 1, 1, 0)
@@ -310,12 +301,9 @@ fn failing_batch(n: usize, failing: &[usize]) -> (Vec<Sample>, Vec<SeedTree>) {
             } else {
                 image(64, 64, i as u32)
             };
-            Sample::image_only(img).unwrap()
+            (Sample::image_only(img).unwrap(), epoch.sample(i as u64))
         })
-        .collect();
-    let parent = SeedTree::from_u64(3);
-    let keys = (0..n as u64).map(|i| sample_key(&parent, i)).collect();
-    (samples, keys)
+        .collect()
 }
 
 fn crop_pipeline() -> Compose {
@@ -349,8 +337,8 @@ proptest! {
         for threads in [1, 2, 8] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             for _ in 0..3 {
-                let (samples, keys) = failing_batch(n, &failing);
-                let err = pool.install(|| pipeline.apply_batch(samples, &keys)).unwrap_err();
+                let batch = failing_batch(n, &failing);
+                let err = pool.install(|| pipeline.apply_batch(batch)).unwrap_err();
                 let ok = matches!(
                     err,
                     Error::CropOutOfBounds { image_width, .. } if image_width as usize == first + 1

@@ -11,12 +11,13 @@
 //! move items a limited distance, as in tf.data. The order depends only on the node's
 //! key, `buffer_size` and the upstream sequence.
 
+use std::num::NonZeroU64;
+
 use lockstep_seeding::{SeedRng, SeedTree};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, DatasetIter};
-use crate::draw::below;
-use crate::error::{to_usize, Error, Result};
+use crate::error::{mismatch, to_usize, Error, Result, StateField};
 
 /// The format tag of [`BufferedShuffleState`].
 const FORMAT: &str = "lockstep-buffered-shuffle-state/1";
@@ -111,11 +112,15 @@ impl BufferedShuffleState {
         serde_json::to_string(self).expect("a buffered-shuffle state always serializes")
     }
 
-    /// A state from JSON, with [`Error::BadState`] for anything malformed.
+    /// A state from JSON: [`Error::StateJson`] for JSON that does not parse into the
+    /// fields (including an embedded seed node that does not load), [`Error::BadState`]
+    /// for fields that are inconsistent in themselves.
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::BadState {
-            reason: e.to_string(),
-        })
+        // Parsed in two stages so that JSON that does not parse is `StateJson` (with the
+        // parser's error as its source) and a parsed but inconsistent state `BadState`.
+        let repr: BufferedShuffleStateRepr =
+            serde_json::from_str(text).map_err(|source| Error::StateJson { source })?;
+        Self::try_from(repr)
     }
 }
 
@@ -268,13 +273,17 @@ impl<D: Dataset> BufferedShuffle<DatasetIter<D>> {
 
 fn check_state(node: &SeedTree, buffer_size: u64, state: &BufferedShuffleState) -> Result<()> {
     if state.format != FORMAT {
-        return Err(mismatch("format", &state.format, FORMAT));
+        return Err(mismatch(StateField::Format, &state.format, FORMAT));
     }
     if state.buffer_size != buffer_size {
-        return Err(mismatch("buffer_size", state.buffer_size, buffer_size));
+        return Err(mismatch(
+            StateField::BufferSize,
+            state.buffer_size,
+            buffer_size,
+        ));
     }
     if state.seed.key() != node.key() {
-        return Err(mismatch("seed", &state.seed, node));
+        return Err(mismatch(StateField::Seed, &state.seed, node));
     }
     // `emitted` and `pulled` are public, so they may have been edited since decoding.
     state.check_consistent()
@@ -287,13 +296,13 @@ impl<I: Iterator> Iterator for BufferedShuffle<I> {
         if !self.filled {
             self.fill();
         }
-        if self.buffer.is_empty() {
-            return None;
-        }
-        // The draw is below the buffer length, a usize, so it converts back.
-        let j = below(&mut self.rng, self.buffer.len() as u64) as usize;
+        // An empty buffer once filled means the upstream has ended: the shuffle is done.
+        let len = NonZeroU64::new(self.buffer.len() as u64)?;
+        // The draw is below the buffer length, a usize, so it converts back and indexes
+        // the buffer.
+        let j = self.rng.below(len) as usize;
         let out = match self.pull() {
-            Some(fresh) => std::mem::replace(self.buffer.get_mut(j)?, fresh),
+            Some(fresh) => std::mem::replace(&mut self.buffer[j], fresh),
             None => self.buffer.swap_remove(j),
         };
         self.emitted += 1;
@@ -311,13 +320,5 @@ impl<I: Iterator> Iterator for BufferedShuffle<I> {
                 high.and_then(|h| h.checked_add(held)),
             )
         }
-    }
-}
-
-fn mismatch(field: &'static str, saved: impl ToString, current: impl ToString) -> Error {
-    Error::StateMismatch {
-        field,
-        saved: saved.to_string(),
-        current: current.to_string(),
     }
 }

@@ -1,9 +1,18 @@
 //! The one error type of this crate.
 
+use std::fmt;
 use std::path::PathBuf;
 
+/// A boxed error of any type, as held by [`Error::Other`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong in `lockstep-data`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// Not `Clone` or `PartialEq`: it keeps the underlying I/O, JSON and decoder errors as
+/// its [`source`](std::error::Error::source), and a user's own error in
+/// [`Error::Other`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A permutation, sampler or dataset of length 0 where at least one item is needed.
     #[error("{what}: length is 0, at least one item is needed")]
@@ -56,14 +65,21 @@ pub enum Error {
         "state was saved with {field} = {saved}, but the configuration has {field} = {current}"
     )]
     StateMismatch {
-        /// The field that differs (`len`, `seed`, `shuffle`, `world`, …).
-        field: &'static str,
+        /// The field that differs.
+        field: StateField,
         /// The value in the saved state.
         saved: String,
         /// The value in the configuration it was restored into.
         current: String,
     },
-    /// A saved state that is malformed or inconsistent in itself.
+    /// A saved state whose JSON does not parse into the state's fields.
+    #[error("malformed state JSON")]
+    StateJson {
+        /// What the parser reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A saved state that is inconsistent in itself.
     #[error("malformed state: {reason}")]
     BadState {
         /// What is wrong with it.
@@ -77,29 +93,56 @@ pub enum Error {
         /// Upstream items the replay consumed.
         found: u64,
     },
-    /// A file that could not be read.
-    #[error("cannot read `{path}`: {reason}")]
+    /// A file that could not be read (or, for an image, does not exist).
+    #[error("cannot read `{path}`")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The operating system's message.
-        reason: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
-    /// An annotation file that is not valid COCO JSON.
-    #[error("`{path}` is not a valid COCO instances file: {reason}")]
+    /// An annotation file that is not valid COCO JSON, or whose ids or sizes do not fit
+    /// their types (`u64`, `u32`).
+    #[error("`{path}` is not a valid COCO instances file")]
     Json {
         /// The file.
         path: PathBuf,
         /// What the parser reported.
-        reason: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A class map over no categories, or over more than a `u32` class id numbers.
+    #[error("a class map needs 1 to 2^32 categories, got {categories}")]
+    BadClassMap {
+        /// How many categories were given.
+        categories: u64,
+    },
+    /// A class map given one category id twice.
+    #[error("category id {id} is given twice")]
+    DuplicateCategory {
+        /// The repeated id.
+        id: u64,
+    },
+    /// An annotation file that lists one image or category id twice.
+    #[error("`{path}`: {kind} id {id} appears twice")]
+    DuplicateId {
+        /// The file.
+        path: PathBuf,
+        /// `"image"` or `"category"`.
+        kind: &'static str,
+        /// The repeated id.
+        id: u64,
     },
     /// An image file that does not decode.
-    #[error("image `{path}` does not decode: {reason}")]
+    #[cfg(feature = "coco")]
+    #[error("image `{path}` does not decode")]
     ImageDecode {
         /// The file.
         path: PathBuf,
         /// What the decoder reported.
-        reason: String,
+        #[source]
+        source: image::ImageError,
     },
     /// An image whose decoded size differs from the size in the annotation file.
     #[error(
@@ -108,9 +151,9 @@ pub enum Error {
     ImageSize {
         /// The file.
         path: PathBuf,
-        /// Width in the annotation file.
+        /// Width in the annotation file (the decoded width where it gives none).
         width: u32,
-        /// Height in the annotation file.
+        /// Height in the annotation file (the decoded height where it gives none).
         height: u32,
         /// Decoded width.
         found_width: u32,
@@ -141,6 +184,79 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// An error of the user's own code, such as a [`crate::Dataset`] implementation's
+    /// (made by [`Error::wrap`]).
+    #[error(transparent)]
+    Other(BoxError),
+}
+
+impl Error {
+    /// Wraps an error of the user's own code, so that a [`crate::Dataset::get`] (or any
+    /// code that returns this crate's [`Result`]) can return it: [`Error::Other`], whose
+    /// `Display` and `source()` are the wrapped error's, and which can be downcast back.
+    /// Strings work too: `Error::wrap("no such record")`.
+    pub fn wrap(error: impl Into<BoxError>) -> Self {
+        Self::Other(error.into())
+    }
+}
+
+/// The field of a saved state that differs from the configuration it is restored into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateField {
+    /// The state's format tag.
+    Format,
+    /// The dataset length.
+    Len,
+    /// The seed node.
+    Seed,
+    /// Shuffling on or off.
+    Shuffle,
+    /// `drop_remainder`.
+    DropRemainder,
+    /// The number of epochs.
+    Epochs,
+    /// The world size (for [`crate::Sampler::restore`]).
+    World,
+    /// The buffer size of a [`crate::BufferedShuffle`].
+    BufferSize,
+    /// The cycle length of an [`crate::Interleave`].
+    CycleLength,
+    /// The block length of an [`crate::Interleave`].
+    BlockLength,
+}
+
+impl StateField {
+    /// The field's name as written in the state's JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Format => "format",
+            Self::Len => "len",
+            Self::Seed => "seed",
+            Self::Shuffle => "shuffle",
+            Self::DropRemainder => "drop_remainder",
+            Self::Epochs => "epochs",
+            Self::World => "world",
+            Self::BufferSize => "buffer_size",
+            Self::CycleLength => "cycle_length",
+            Self::BlockLength => "block_length",
+        }
+    }
+}
+
+impl fmt::Display for StateField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An [`Error::StateMismatch`] for `field`.
+pub(crate) fn mismatch(field: StateField, saved: impl ToString, current: impl ToString) -> Error {
+    Error::StateMismatch {
+        field,
+        saved: saved.to_string(),
+        current: current.to_string(),
+    }
 }
 
 /// `Result` with this crate's [`Error`].

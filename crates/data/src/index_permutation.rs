@@ -8,8 +8,8 @@
 //! - The round keys are the first 8 `u64` draws of `node.rng()`; domains of `2^16` or
 //!   more use the first 4 (4 rounds), smaller ones all 8.
 //! - With `s = ⌊k/2⌋` and `r = k − s`, one round maps `x = hi·2^s + lo` (`lo < 2^s`) to
-//!   `lo·2^r + (hi ⊕ F(lo, key))`, where `F < 2^r` is the top `r` bits of [`mix`]. It is
-//!   a bijection for any `F`.
+//!   `lo·2^r + (hi ⊕ F(lo, key))`, where `F < 2^r` is the top `r` bits of `mix` (a
+//!   multiply–xorshift–multiply mixer). It is a bijection for any `F`.
 //! - `get(i)` applies the rounds to `i` until the value lands below `n`; since the
 //!   network permutes `[0, 2^k)`, the walk stays on `i`'s cycle and ends.
 
@@ -18,7 +18,7 @@ use lockstep_seeding::{RngCore, SeedTree};
 use crate::error::{Error, Result};
 
 /// Round keys drawn, and the rounds of the network for small domains.
-pub const ROUNDS: usize = 8;
+const ROUNDS: usize = 8;
 
 /// Rounds for domains of at least `2^WIDE_BITS`: there each half has 8 bits or more,
 /// and 4 rounds mix well; smaller domains take all [`ROUNDS`], since their round
@@ -77,6 +77,12 @@ impl IndexPermutation {
                 max: MAX_LEN,
             });
         }
+        Ok(Self::new_validated(node, len))
+    }
+
+    /// [`IndexPermutation::new`] for a `len` already checked to be in `[1, 2⁶³]`.
+    pub(crate) fn new_validated(node: &SeedTree, len: u64) -> Self {
+        debug_assert!((1..=MAX_LEN).contains(&len));
         // k = ceil(log2 len): 0 for len = 1, up to 63.
         let bits = 64 - (len - 1).leading_zeros();
         let mut rng = node.rng();
@@ -84,7 +90,7 @@ impl IndexPermutation {
         for key in &mut keys {
             *key = rng.next_u64();
         }
-        Ok(Self {
+        Self {
             len,
             low_bits: bits / 2,
             high_bits: bits - bits / 2,
@@ -94,7 +100,7 @@ impl IndexPermutation {
                 ROUNDS
             },
             keys,
-        })
+        }
     }
 
     /// `n`.
@@ -197,28 +203,25 @@ impl IndexPermutation {
     }
 
     fn apply_rounds<const R: usize>(&self, positions: &mut [u64]) {
+        // `count <= k < chunk.len() <= BLOCK` and `still <= t < count`, and every
+        // pending `k` indexes `chunk`, so none of the indexings below can fail.
         for chunk in positions.chunks_mut(BLOCK) {
             let mut pending = [0usize; BLOCK];
             let mut count = 0;
             for (k, x) in chunk.iter_mut().enumerate() {
                 *x = self.encrypt_rounds::<R>(*x);
-                // Branch-free append of k when it still has to walk; count <= k here.
-                if let Some(slot) = pending.get_mut(count) {
-                    *slot = k;
-                }
+                // Branch-free append of k when it still has to walk.
+                pending[count] = k;
                 count += usize::from(*x >= self.len);
             }
             while count > 0 {
                 let mut still = 0;
                 for t in 0..count {
-                    let k = pending.get(t).copied().unwrap_or(0);
-                    if let Some(x) = chunk.get_mut(k) {
-                        *x = self.encrypt_rounds::<R>(*x);
-                        if let Some(slot) = pending.get_mut(still) {
-                            *slot = k;
-                        }
-                        still += usize::from(*x >= self.len);
-                    }
+                    let k = pending[t];
+                    let x = &mut chunk[k];
+                    *x = self.encrypt_rounds::<R>(*x);
+                    pending[still] = k;
+                    still += usize::from(*x >= self.len);
                 }
                 count = still;
             }
@@ -290,7 +293,7 @@ impl Iterator for Iter<'_> {
             }
             // At most BLOCK, so it fits in usize.
             let take = left.min(BLOCK as u64) as usize;
-            let block = self.block.get_mut(..take)?;
+            let block = &mut self.block[..take];
             for (slot, p) in block.iter_mut().zip(self.next..) {
                 *slot = p;
             }
@@ -299,9 +302,10 @@ impl Iterator for Iter<'_> {
             self.filled = take;
             self.cursor = 0;
         }
-        let v = self.block.get(self.cursor).copied();
+        // `cursor < filled <= BLOCK`: the block was refilled otherwise.
+        let v = self.block[self.cursor];
         self.cursor += 1;
-        v
+        Some(v)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -420,17 +424,23 @@ mod tests {
             Err(Error::TooLarge { value, .. }) if value == MAX_LEN + 1
         ));
         let p = IndexPermutation::new(&node, 5).unwrap();
-        assert_eq!(p.get(5), Err(Error::IndexOutOfRange { index: 5, len: 5 }));
-        assert_eq!(
+        assert!(matches!(
+            p.get(5),
+            Err(Error::IndexOutOfRange { index: 5, len: 5 })
+        ));
+        assert!(matches!(
             p.inverse(7),
             Err(Error::IndexOutOfRange { index: 7, len: 5 })
-        );
+        ));
     }
 
     #[test]
     fn length_one_and_two() {
         let node = SeedTree::from_u64(9);
-        assert_eq!(IndexPermutation::new(&node, 1).unwrap().get(0), Ok(0));
+        assert_eq!(
+            IndexPermutation::new(&node, 1).unwrap().get(0).ok(),
+            Some(0)
+        );
         let two = IndexPermutation::new(&node, 2).unwrap();
         let mut v: Vec<u64> = two.iter().collect();
         v.sort_unstable();

@@ -22,16 +22,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{EpochKey, SampleKey, SeedTree};
 
-use crate::error::{Error, Result};
+use crate::error::{mismatch, Error, Result, StateField};
 use crate::index_permutation::{IndexPermutation, BLOCK, MAX_LEN};
 
 /// The format tag of [`SamplerState`].
 const FORMAT: &str = "lockstep-sampler-state/1";
 
 /// What a [`Sampler`] draws from: dataset length, seed node and options.
+///
+/// Made by [`SamplerConfig::new`] (length and seed have no sensible default) and the
+/// `with_*` setters; [`SamplerConfig::validate`] is run by every sampler constructor.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SamplerConfig {
     /// The dataset length `n`.
     pub len: u64,
@@ -93,30 +97,43 @@ impl SamplerConfig {
         Ok(())
     }
 
-    /// The node of epoch `epoch`: `seed/epoch[e]`.
-    pub fn epoch_node(&self, epoch: u64) -> SeedTree {
-        self.seed.child_index("epoch", epoch)
+    /// The key of epoch `epoch`, `seed/epoch[e]`: it keys the epoch's order and is the
+    /// parent of its samples' keys (pass it to [`crate::par_map`] and friends).
+    pub fn epoch_key(&self, epoch: u64) -> EpochKey {
+        EpochKey::new(&self.seed, epoch)
     }
 
-    /// The key for the random decisions about dataset item `index` in epoch `epoch`:
-    /// `seed/epoch[e]/sample[index]`.
-    pub fn sample_key(&self, epoch: u64, index: u64) -> SeedTree {
-        self.epoch_node(epoch).child_index("sample", index)
+    /// The key of dataset item `index` in epoch `epoch`, `seed/epoch[e]/sample[index]`:
+    /// the parent of every random decision about that sample (augmentation derives its
+    /// own `…/sample[index]/augment` from it). Equal to
+    /// `self.epoch_key(epoch).sample(index)`.
+    pub fn sample_key(&self, epoch: u64, index: u64) -> SampleKey {
+        self.epoch_key(epoch).sample(index)
     }
 
     /// The global order of epoch `epoch`, with random access.
     pub fn epoch_order(&self, epoch: u64) -> Result<EpochOrder> {
         self.validate()?;
-        Ok(if self.shuffle {
-            EpochOrder::Shuffled(IndexPermutation::new(&self.epoch_node(epoch), self.len)?)
+        Ok(self.epoch_order_validated(epoch))
+    }
+
+    /// [`SamplerConfig::epoch_order`] for a configuration that passed `validate`
+    /// (`len` in `[1, 2⁶³]`), which cannot fail.
+    fn epoch_order_validated(&self, epoch: u64) -> EpochOrder {
+        if self.shuffle {
+            EpochOrder::Shuffled(IndexPermutation::new_validated(
+                &self.epoch_key(epoch),
+                self.len,
+            ))
         } else {
             EpochOrder::Sequential(self.len)
-        })
+        }
     }
 }
 
 /// The order of one epoch: which dataset index sits at each global position.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EpochOrder {
     /// `0, 1, …, n − 1`.
     Sequential(u64),
@@ -217,9 +234,9 @@ impl Shard {
     }
 }
 
-/// A sample handed to one rank.
+/// A sample handed to one rank: which dataset item, where in which epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Sample {
+pub struct ScheduledSample {
     /// The epoch.
     pub epoch: u64,
     /// The global position within the epoch's order.
@@ -228,16 +245,16 @@ pub struct Sample {
     pub index: u64,
 }
 
-/// One step of one rank: the step's first global position, and this rank's sample,
-/// if the step reaches it.
+/// One sampler step of one rank (`world` consecutive global positions): the step's
+/// first global position, and this rank's sample, if the step reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Step {
+pub struct ScheduledStep {
     /// The epoch.
     pub epoch: u64,
     /// The global position where the step starts.
     pub start: u64,
     /// This rank's sample, `None` on a partial last step that ends before this rank.
-    pub sample: Option<Sample>,
+    pub sample: Option<ScheduledSample>,
 }
 
 /// The resumable state of a [`Sampler`]: the configuration it belongs to, the world
@@ -335,15 +352,19 @@ impl SamplerState {
         serde_json::to_string(self).expect("a sampler state always serializes")
     }
 
-    /// A state from JSON, with [`Error::BadState`] for anything malformed.
+    /// A state from JSON: [`Error::StateJson`] for JSON that does not parse into the
+    /// fields (including an embedded seed node that does not load), [`Error::BadState`]
+    /// for fields that are inconsistent in themselves.
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| Error::BadState {
-            reason: e.to_string(),
-        })
+        // Parsed in two stages so that JSON that does not parse is `StateJson` (with the
+        // parser's error as its source) and a parsed but inconsistent state `BadState`.
+        let repr: SamplerStateRepr =
+            serde_json::from_str(text).map_err(|source| Error::StateJson { source })?;
+        Self::try_from(repr)
     }
 }
 
-/// One rank's view of the global order; an iterator of [`Sample`]s.
+/// One rank's view of the global order; an iterator of [`ScheduledSample`]s.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     config: SamplerConfig,
@@ -382,7 +403,7 @@ impl Sampler {
             ahead_len: 0,
             ahead_cursor: 0,
         };
-        sampler.settle()?;
+        sampler.settle();
         Ok(sampler)
     }
 
@@ -394,7 +415,7 @@ impl Sampler {
     /// [`Error::BadState`] for positions outside the configuration.
     pub fn restore(config: SamplerConfig, shard: Shard, state: &SamplerState) -> Result<Self> {
         if state.world != shard.world {
-            return Err(mismatch("world", state.world, shard.world));
+            return Err(mismatch(StateField::World, state.world, shard.world));
         }
         Self::restore_resharded(config, shard, state)
     }
@@ -409,26 +430,26 @@ impl Sampler {
     ) -> Result<Self> {
         config.validate()?;
         if state.format != FORMAT {
-            return Err(mismatch("format", &state.format, FORMAT));
+            return Err(mismatch(StateField::Format, &state.format, FORMAT));
         }
         if state.len != config.len {
-            return Err(mismatch("len", state.len, config.len));
+            return Err(mismatch(StateField::Len, state.len, config.len));
         }
         if state.seed.key() != config.seed.key() {
-            return Err(mismatch("seed", &state.seed, &config.seed));
+            return Err(mismatch(StateField::Seed, &state.seed, &config.seed));
         }
         if state.shuffle != config.shuffle {
-            return Err(mismatch("shuffle", state.shuffle, config.shuffle));
+            return Err(mismatch(StateField::Shuffle, state.shuffle, config.shuffle));
         }
         if state.drop_remainder != config.drop_remainder {
             return Err(mismatch(
-                "drop_remainder",
+                StateField::DropRemainder,
                 state.drop_remainder,
                 config.drop_remainder,
             ));
         }
         if state.epochs != config.epochs {
-            return Err(mismatch("epochs", state.epochs, config.epochs));
+            return Err(mismatch(StateField::Epochs, state.epochs, config.epochs));
         }
         // `epoch` and `position` are public, so they may have been edited since decoding.
         state.check_consistent()?;
@@ -453,10 +474,10 @@ impl Sampler {
 
     /// Continues with another shard, possibly of another world size, from the current
     /// step boundary.
-    pub fn reshard(&mut self, shard: Shard) -> Result<()> {
+    pub fn reshard(&mut self, shard: Shard) {
         self.shard = shard;
         self.ahead_len = 0;
-        self.settle()
+        self.settle();
     }
 
     /// The configuration.
@@ -486,8 +507,9 @@ impl Sampler {
             || (self.config.drop_remainder && self.position.saturating_add(self.shard.world) > len)
     }
 
-    /// Moves past finished epochs and keeps `order` in step with `epoch`.
-    fn settle(&mut self) -> Result<()> {
+    /// Moves past finished epochs and keeps `order` in step with `epoch`. Cannot fail:
+    /// every constructor validated the configuration, which the sampler never changes.
+    fn settle(&mut self) {
         if self.epoch < self.config.epochs && self.epoch_done() {
             self.ahead_len = 0;
             self.epoch += 1;
@@ -500,18 +522,17 @@ impl Sampler {
         }
         if self.epoch >= self.config.epochs {
             self.order = None;
-            return Ok(());
+            return;
         }
         if self.order.is_none() || self.loaded_epoch != Some(self.epoch) {
-            self.order = Some(self.config.epoch_order(self.epoch)?);
+            self.order = Some(self.config.epoch_order_validated(self.epoch));
             self.loaded_epoch = Some(self.epoch);
         }
-        Ok(())
     }
 
     /// The next step of this rank, including a partial last step that holds no sample
     /// for it; `None` when all epochs are done.
-    pub fn next_step(&mut self) -> Option<Step> {
+    pub fn next_step(&mut self) -> Option<ScheduledStep> {
         let order = self.order.as_ref()?;
         let start = self.position;
         let epoch = self.epoch;
@@ -523,13 +544,14 @@ impl Sampler {
                 self.ahead_len = left.min(BLOCK as u64) as usize;
                 self.ahead_cursor = 0;
                 self.ahead_start = start;
-                let block = self.ahead.get_mut(..self.ahead_len)?;
-                order.fill_strided(p, self.shard.world, block);
+                // `ahead_len <= BLOCK`, the array's length.
+                order.fill_strided(p, self.shard.world, &mut self.ahead[..self.ahead_len]);
             }
-            let index = self.ahead.get(self.ahead_cursor).copied()?;
+            // `ahead_cursor < ahead_len <= BLOCK`: the block was refilled otherwise.
+            let index = self.ahead[self.ahead_cursor];
             self.ahead_cursor += 1;
             self.ahead_start = start.saturating_add(self.shard.world);
-            Some(Sample {
+            Some(ScheduledSample {
                 epoch,
                 position: p,
                 index,
@@ -538,13 +560,8 @@ impl Sampler {
             None
         };
         self.position = start.saturating_add(self.shard.world);
-        // Settling only fails when building an epoch's order does, which a validated
-        // configuration rules out; stop rather than panic if it ever did.
-        if self.settle().is_err() {
-            self.order = None;
-            self.epoch = self.config.epochs;
-        }
-        Some(Step {
+        self.settle();
+        Some(ScheduledStep {
             epoch,
             start,
             sample,
@@ -553,21 +570,13 @@ impl Sampler {
 }
 
 impl Iterator for Sampler {
-    type Item = Sample;
+    type Item = ScheduledSample;
 
-    fn next(&mut self) -> Option<Sample> {
+    fn next(&mut self) -> Option<ScheduledSample> {
         loop {
             if let Some(sample) = self.next_step()?.sample {
                 return Some(sample);
             }
         }
-    }
-}
-
-fn mismatch(field: &'static str, saved: impl ToString, current: impl ToString) -> Error {
-    Error::StateMismatch {
-        field,
-        saved: saved.to_string(),
-        current: current.to_string(),
     }
 }

@@ -5,9 +5,10 @@
 //! and swap items `i` and `j`. A shuffle of `len` items therefore depends only on the
 //! node's key and `len`, never on the item type, the index width or the machine.
 
+use std::num::NonZeroU64;
+
 use lockstep_seeding::SeedTree;
 
-use crate::draw::below;
 use crate::error::{to_usize, Error, Result};
 
 /// How many swap targets are drawn ahead of the swaps. Drawing them first leaves the
@@ -25,8 +26,9 @@ pub fn shuffle<T>(node: &SeedTree, items: &mut [T]) {
         // Positions i-1, i-2, …, down to `stop` (at least 1) in this chunk.
         let stop = i.saturating_sub(CHUNK).max(1);
         for (slot, pos) in targets.iter_mut().zip((stop..i).rev()) {
-            // `pos + 1 <= items.len()`, which fits in u64; the result is below it.
-            *slot = below(&mut rng, pos as u64 + 1) as usize;
+            // `pos + 1 <= items.len()`, which fits in u64 (and is not 0); the result is
+            // below it, so it fits back in usize.
+            *slot = rng.below(NonZeroU64::MIN.saturating_add(pos as u64)) as usize;
         }
         for (slot, pos) in targets.iter().zip((stop..i).rev()) {
             items.swap(pos, *slot);
@@ -139,12 +141,12 @@ mod tests {
     #[test]
     fn typed_errors() {
         let node = SeedTree::from_u64(1);
-        assert_eq!(
+        assert!(matches!(
             permutation(&node, 0),
             Err(Error::Empty {
                 what: "permutation"
             })
-        );
+        ));
         assert!(matches!(
             permutation_u32(&node, (1 << 32) + 1),
             Err(Error::TooLarge { value, .. }) if value == (1 << 32) + 1

@@ -74,26 +74,39 @@ fn reads_images_boxes_and_labels() {
     assert_eq!((a.image_id, a.file_name.as_str()), (10, "a.png"));
     assert_eq!(a.image.dimensions(), (8, 6));
     assert_eq!(a.image.get_pixel(3, 2), &Rgb([30, 40, 7]));
-    assert_eq!(a.boxes[0], [1.0, 2.0, 4.0, 4.5]);
+    assert_eq!(a.objects[0].bbox.to_array(), [1.0, 2.0, 4.0, 4.5]);
     assert_eq!(
-        a.boxes[1][2].to_bits(),
+        a.objects[1].bbox.x2.to_bits(),
         ((0.1f64 + 0.2f64) as f32).to_bits()
     );
-    assert_eq!(a.labels, vec![3, 7]);
-    assert_eq!(a.annotation_ids, vec![1, 2]);
+    let labels: Vec<u64> = a.objects.iter().map(|o| o.category_id).collect();
+    let ids: Vec<u64> = a.objects.iter().map(|o| o.annotation_id).collect();
+    assert_eq!((labels, ids), (vec![3, 7], vec![1, 2]));
+    assert!(a.objects.iter().all(|o| !o.crowd));
+    // Category ids 3 and 7 are classes 0 and 1.
+    let classes = d.classes().unwrap();
+    let labeled: Vec<_> = a
+        .objects
+        .iter()
+        .map(|o| o.labeled(&classes).unwrap())
+        .collect();
+    assert_eq!(labeled[0].class, lockstep_core::ClassId(0));
+    assert_eq!(labeled[1].class, lockstep_core::ClassId(1));
+    assert_eq!(labeled[0].bbox, a.objects[0].bbox);
 
     let b = d.get(1).unwrap();
-    assert!(b.boxes.is_empty() && b.labels.is_empty());
+    assert!(b.objects.is_empty());
 
     let c = d.get(2).unwrap();
     assert_eq!(c.image.dimensions(), (16, 16));
-    assert_eq!(c.boxes, vec![[4.0, 4.0, 12.0, 12.0]]);
-    assert_eq!(c.crowd, vec![true]);
+    assert_eq!(c.objects.len(), 1);
+    assert_eq!(c.objects[0].bbox.to_array(), [4.0, 4.0, 12.0, 12.0]);
+    assert!(c.objects[0].crowd);
 
-    assert_eq!(
+    assert!(matches!(
         d.get(3).unwrap_err(),
         Error::IndexOutOfRange { index: 3, len: 3 }
-    );
+    ));
 }
 
 #[test]
@@ -113,7 +126,7 @@ fn corrupt_image_names_its_file_or_is_skipped_and_recorded() {
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].image_id, Some(20));
     assert!(
-        matches!(&skipped[0].error, Error::ImageDecode { path, .. } if path.ends_with("b.png"))
+        matches!(&*skipped[0].error, Error::ImageDecode { path, .. } if path.ends_with("b.png"))
     );
 }
 
@@ -132,7 +145,11 @@ fn size_mismatch_and_missing_file() {
     ));
     std::fs::remove_file(t.images().join("c.jpg")).unwrap();
     match CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail) {
-        Err(Error::Io { path, .. }) => assert!(path.ends_with("c.jpg")),
+        Err(Error::Io { path, source }) => {
+            assert!(path.ends_with("c.jpg"));
+            // The operating system's error is kept, not flattened into a string.
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
         other => panic!("expected a missing file, got {other:?}"),
     }
     let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::SkipAndRecord).unwrap();
@@ -163,7 +180,7 @@ fn bad_annotations_name_their_id() {
         vec![20, 30]
     );
     assert!(matches!(
-        d.skipped()[0].error,
+        *d.skipped()[0].error,
         Error::BadAnnotation {
             annotation_id: 2,
             ..
@@ -205,9 +222,26 @@ fn unsafe_file_names_and_bad_json() {
         CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail),
         Err(Error::Json { .. })
     ));
+    match CocoDataset::open(t.images(), t.0.join("absent.json"), CorruptPolicy::Fail) {
+        Err(e @ Error::Io { .. }) => {
+            let source = std::error::Error::source(&e).expect("the io::Error is the source");
+            let io = source
+                .downcast_ref::<std::io::Error>()
+                .expect("an io::Error");
+            assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    let twice = INSTANCES.replace("\"id\": 20,", "\"id\": 10,");
+    assert_ne!(twice, INSTANCES);
+    std::fs::write(t.json(), twice).unwrap();
     assert!(matches!(
-        CocoDataset::open(t.images(), t.0.join("absent.json"), CorruptPolicy::Fail),
-        Err(Error::Io { .. })
+        CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail),
+        Err(Error::DuplicateId {
+            kind: "image",
+            id: 10,
+            ..
+        })
     ));
 }
 
@@ -243,7 +277,7 @@ fn boxes_that_overflow_or_vanish_in_f32_name_file_image_and_annotation() {
     )
     .unwrap();
     let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
-    let [x1, y1, x2, y2] = d.images()[0].boxes[0];
+    let [x1, y1, x2, y2] = d.images()[0].objects[0].bbox.to_array();
     assert!([x1, y1, x2, y2].iter().all(|v| v.is_finite()));
     assert!(x2 > x1 && y2 > y1);
 }
@@ -285,7 +319,10 @@ fn annotations_parse_from_bytes_without_the_file_system() {
     let a = CocoAnnotations::from_json_slice(INSTANCES.as_bytes(), source, CorruptPolicy::Fail)
         .unwrap();
     assert_eq!(a.images().len(), 3);
-    assert_eq!(a.images()[0].boxes[0], [1.0, 2.0, 4.0, 4.5]);
+    assert_eq!(
+        a.images()[0].objects[0].bbox.to_array(),
+        [1.0, 2.0, 4.0, 4.5]
+    );
     assert_eq!(a.categories().len(), 2);
     // The same checks as `open`, naming the source.
     let bad = INSTANCES.replace("[0.1, 0.0, 0.2, 1.0]", "[1e8, 0, 1, 1]");

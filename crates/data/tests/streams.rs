@@ -6,9 +6,9 @@ use std::num::NonZeroU64;
 
 use lockstep_data::{
     batches, interleave_parallel, par_map, par_map_indexed, BufferedShuffle, BufferedShuffleState,
-    Dataset, DatasetIter, Error, InMemoryDataset, Interleave,
+    Dataset, DatasetIter, Error, InMemoryDataset, Interleave, StateField,
 };
-use lockstep_seeding::{RngCore, SeedTree};
+use lockstep_seeding::{EpochKey, RngCore, SeedTree};
 use proptest::prelude::*;
 
 /// tf.data's shuffle, written the plain way over a Vec and `SeedRng::below`.
@@ -115,11 +115,11 @@ fn buffered_shuffle_typed_errors() {
     };
     assert_eq!(
         field(BufferedShuffle::resume(0..10, &node, 5, &state)),
-        "buffer_size"
+        StateField::BufferSize
     );
     assert_eq!(
         field(BufferedShuffle::resume(0..10, &node.index(1), 4, &state)),
-        "seed"
+        StateField::Seed
     );
     // An upstream that is not the same sequence is detected.
     assert!(matches!(
@@ -128,7 +128,7 @@ fn buffered_shuffle_typed_errors() {
     ));
     assert!(matches!(
         BufferedShuffleState::from_json("[]"),
-        Err(Error::BadState { .. })
+        Err(Error::StateJson { .. })
     ));
 }
 
@@ -237,7 +237,7 @@ proptest! {
 
 #[test]
 fn parallel_stages_are_independent_of_the_thread_count() {
-    let node = SeedTree::from_u64(11).child("augment");
+    let node = EpochKey::new(&SeedTree::from_u64(11).child("augment"), 0);
     let items: Vec<u64> = (0..2000).collect();
     let inputs: Vec<u64> = (0..64).collect();
     let run = |threads: usize| {

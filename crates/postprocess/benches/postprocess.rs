@@ -17,7 +17,7 @@
 //! IoU threshold 0.5, no score threshold, no output limit.
 
 use lockstep_benchkit::Suite;
-use lockstep_postprocess::nms;
+use lockstep_postprocess::{nms, BBox};
 
 struct Recipe(u64);
 
@@ -33,7 +33,7 @@ impl Recipe {
     }
 }
 
-fn workload(n: u64) -> (Vec<[f32; 4]>, Vec<f32>) {
+fn workload(n: u64) -> (Vec<BBox>, Vec<f32>) {
     let mut r = Recipe(0x9E37_79B9_7F4A_7C15 ^ n);
     let m = (n / 25).max(1);
     let objects: Vec<[f64; 4]> = (0..m)
@@ -55,7 +55,12 @@ fn workload(n: u64) -> (Vec<[f32; 4]>, Vec<f32>) {
         let sh = h * (0.85 + r.unit() * 0.3);
         let x1 = cx + dx - sw / 2.0;
         let y1 = cy + dy - sh / 2.0;
-        boxes.push([x1 as f32, y1 as f32, (x1 + sw) as f32, (y1 + sh) as f32]);
+        boxes.push(BBox::new(
+            x1 as f32,
+            y1 as f32,
+            (x1 + sw) as f32,
+            (y1 + sh) as f32,
+        ));
         scores.push(((r.next() >> 40) as f64 / (1u64 << 24) as f64) as f32);
     }
     (boxes, scores)

@@ -1,13 +1,16 @@
 //! The one error type of this crate.
 
+use std::fmt;
+
 /// Everything that can go wrong in `lockstep-postprocess`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `boxes` and `scores` (or `classes`) have different lengths.
     #[error("{what} has {found} entries but there are {boxes} boxes")]
     LengthMismatch {
-        /// Which input disagrees with the box count (`"scores"`, `"classes"`).
-        what: &'static str,
+        /// Which input disagrees with the box count.
+        what: Input,
         /// The number of boxes.
         boxes: usize,
         /// The length of the other input.
@@ -60,17 +63,17 @@ pub enum Error {
     #[error("cannot allocate padded output of {requested} entries")]
     PaddingTooLarge {
         /// The `max_output` asked for.
-        requested: usize,
+        requested: u64,
     },
     /// A detection or ground-truth entry with a NaN or infinite field.
     #[error("{what} {index} has a non-finite {field}: {value}")]
     NonFiniteEntry {
-        /// `"detection"` or `"ground truth"`.
-        what: &'static str,
+        /// A detection or a ground-truth box.
+        what: EntryKind,
         /// Position in the input slice.
         index: usize,
-        /// `"score"` or `"bbox"`.
-        field: &'static str,
+        /// The field that is not finite.
+        field: EntryField,
         /// The offending value.
         value: f32,
     },
@@ -103,3 +106,60 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An input whose length must match the number of boxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Input {
+    /// The scores, one per box.
+    Scores,
+    /// The classes, one per box (class-aware NMS).
+    Classes,
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Input::Scores => "scores",
+            Input::Classes => "classes",
+        })
+    }
+}
+
+/// Which list an evaluation entry comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A [`Detection`](crate::Detection).
+    Detection,
+    /// A [`GroundTruth`](crate::GroundTruth).
+    GroundTruth,
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntryKind::Detection => "detection",
+            EntryKind::GroundTruth => "ground truth",
+        })
+    }
+}
+
+/// The field of an evaluation entry that failed a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryField {
+    /// The score.
+    Score,
+    /// A coordinate of the box.
+    BBox,
+}
+
+impl fmt::Display for EntryField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntryField::Score => "score",
+            EntryField::BBox => "bbox",
+        })
+    }
+}

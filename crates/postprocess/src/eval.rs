@@ -1,75 +1,118 @@
-//! COCO-style detection evaluation: per-class average precision and mAP.
-//!
-//! The recipe, per class `k` and IoU threshold `t` (pycocotools' `"all"` area range):
-//!
-//! 1. Per `(image, class)`, detections are sorted by score descending (ties: lower input
-//!    index) and cut to `max_detections` (COCO's `maxDets`, default 100); then matched
-//!    greedily to that image's ground truth of class `k` (see [`greedy_match`](crate::greedy_match):
-//!    IoU in `f64`, `>= t`, best IoU wins, equal IoUs go to the later ground truth).
-//! 2. All kept detections of class `k` are sorted by score descending, ties by image id,
-//!    then input index (pycocotools' stable merge sort order). Running sums give
-//!    `recall = tp / n_gt` and `precision = tp / (tp + fp)` (in `f64`; pycocotools adds
-//!    `2.2e-16` to the denominator, we do not, so a perfect detector scores exactly 1).
-//! 3. Precision is made non-increasing from the right: `p[i] = max(p[i], p[i + 1])`.
-//! 4. 101-point interpolation: for each recall level `r_j = j · 0.01` (`j = 0..=100`,
-//!    computed as `j as f64 * 0.01`, with `r_100 = 1`, as `numpy.linspace`), take
-//!    `p[i]` at the first `i` with `recall[i] >= r_j`, or 0 if none. AP is their sum
-//!    (left to right) divided by 101.
-//!
-//! Classes with no ground truth are excluded from the means (as COCO) and listed in
-//! [`EvalReport::classes_without_ground_truth`]; a class with ground truth but no
-//! detections has AP 0. mAP is the mean of per-class APs in increasing class order;
-//! `map` averages each class over the configured thresholds first (COCO's AP@[.5:.95]).
-//! Crowd annotations and area ranges are not modelled.
+//! COCO-style detection evaluation: per-class average precision and mAP. The recipe is
+//! documented on [`evaluate`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lockstep_core::{BBox, ClassId, LabeledBox};
 use serde::{Deserialize, Serialize};
 
-use crate::boxes::{normalize, BBox};
-use crate::error::{Error, Result};
+use crate::boxes::{as_array, non_finite, normalize};
+use crate::error::{EntryField, EntryKind, Error, Result};
 use crate::matching::{iou_matrix_unchecked, match_rows};
 
 /// One detection of a model on one image.
+///
+/// Serialised as `{"image_id", "bbox": [x1, y1, x2, y2], "class", "score"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     /// Which image.
     pub image_id: u64,
+    /// Where; corners in either diagonal order.
+    #[serde(with = "as_array")]
+    pub bbox: BBox,
     /// Predicted class.
-    pub class: u32,
+    pub class: ClassId,
     /// Confidence.
     pub score: f32,
-    /// `[x1, y1, x2, y2]`, corners in either diagonal order.
-    pub bbox: BBox,
+}
+
+impl Detection {
+    /// A detection of `labeled` on image `image_id` with confidence `score`.
+    pub const fn new(image_id: u64, labeled: LabeledBox, score: f32) -> Self {
+        Self {
+            image_id,
+            bbox: labeled.bbox,
+            class: labeled.class,
+            score,
+        }
+    }
+
+    /// The box and its class.
+    pub const fn labeled(&self) -> LabeledBox {
+        LabeledBox::new(self.bbox, self.class)
+    }
+}
+
+impl From<Detection> for LabeledBox {
+    fn from(d: Detection) -> Self {
+        d.labeled()
+    }
 }
 
 /// One ground-truth object.
+///
+/// Serialised as `{"image_id", "bbox": [x1, y1, x2, y2], "class"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GroundTruth {
     /// Which image.
     pub image_id: u64,
-    /// True class.
-    pub class: u32,
-    /// `[x1, y1, x2, y2]`, corners in either diagonal order.
+    /// Where; corners in either diagonal order.
+    #[serde(with = "as_array")]
     pub bbox: BBox,
+    /// True class.
+    pub class: ClassId,
 }
 
-/// How to evaluate. Deserialising checks the configuration as [`evaluate`] does.
+impl GroundTruth {
+    /// The object `labeled` on image `image_id`.
+    pub const fn new(image_id: u64, labeled: LabeledBox) -> Self {
+        Self {
+            image_id,
+            bbox: labeled.bbox,
+            class: labeled.class,
+        }
+    }
+
+    /// The box and its class.
+    pub const fn labeled(&self) -> LabeledBox {
+        LabeledBox::new(self.bbox, self.class)
+    }
+}
+
+impl From<GroundTruth> for LabeledBox {
+    fn from(g: GroundTruth) -> Self {
+        g.labeled()
+    }
+}
+
+/// How to evaluate: `EvalConfig::default()` (COCO's) and `with_*` setters.
+/// [`evaluate`] calls [`EvalConfig::validate`] first; deserialising checks the same way.
+///
+/// ```
+/// use lockstep_postprocess::EvalConfig;
+///
+/// let config = EvalConfig::default()
+///     .with_iou_thresholds(vec![0.5])
+///     .with_max_detections(None);
+/// assert!(config.validate().is_ok());
+/// assert!(EvalConfig::default().with_iou_thresholds(vec![]).validate().is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawEvalConfig")]
+#[non_exhaustive]
 pub struct EvalConfig {
     /// IoU thresholds `map` averages over; default COCO's ten, `0.50:0.05:0.95`.
     pub iou_thresholds: Vec<f64>,
     /// At most this many detections per (image, class), highest scores first; `None`
     /// for no limit. Default `Some(100)`, COCO's `maxDets`.
-    pub max_detections: Option<usize>,
+    pub max_detections: Option<u64>,
 }
 
 /// The serde shape of [`EvalConfig`], checked by `TryFrom` before it becomes one.
 #[derive(Deserialize)]
 struct RawEvalConfig {
     iou_thresholds: Vec<f64>,
-    max_detections: Option<usize>,
+    max_detections: Option<u64>,
 }
 
 impl TryFrom<RawEvalConfig> for EvalConfig {
@@ -107,13 +150,14 @@ impl Default for EvalConfig {
 
 /// Average precision of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClassAp {
     /// The class.
-    pub class: u32,
+    pub class: ClassId,
     /// Ground-truth boxes of this class.
-    pub num_ground_truth: usize,
+    pub num_ground_truth: u64,
     /// Detections of this class that took part (after `max_detections`).
-    pub num_detections: usize,
+    pub num_detections: u64,
     /// AP at each configured threshold, in [`EvalReport::iou_thresholds`] order.
     pub ap_per_threshold: Vec<f64>,
     /// Mean of `ap_per_threshold` (AP@[.5:.95] with the default thresholds).
@@ -126,6 +170,7 @@ pub struct ClassAp {
 
 /// The result of [`evaluate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EvalReport {
     /// The thresholds `ap_per_threshold` and `map` refer to.
     pub iou_thresholds: Vec<f64>,
@@ -138,11 +183,26 @@ pub struct EvalReport {
     /// mAP at IoU 0.75.
     pub map_75: f64,
     /// Classes that have detections but no ground truth (excluded from the means).
-    pub classes_without_ground_truth: Vec<u32>,
+    pub classes_without_ground_truth: Vec<ClassId>,
 }
 
 impl EvalConfig {
-    fn validate(&self) -> Result<()> {
+    /// Sets the IoU thresholds `map` averages over (each in `[0, 1]`, at least one).
+    pub fn with_iou_thresholds(mut self, thresholds: Vec<f64>) -> Self {
+        self.iou_thresholds = thresholds;
+        self
+    }
+
+    /// Sets the per-(image, class) detection limit; `None` for no limit, else at least 1.
+    pub fn with_max_detections(mut self, n: Option<u64>) -> Self {
+        self.max_detections = n;
+        self
+    }
+
+    /// Checks the configuration: at least one threshold ([`Error::NoEvalThresholds`]),
+    /// each in `[0, 1]` ([`Error::EvalIouThreshold`]), and a `max_detections` of at
+    /// least 1 ([`Error::ZeroMaxDetections`]).
+    pub fn validate(&self) -> Result<()> {
         if self.iou_thresholds.is_empty() {
             return Err(Error::NoEvalThresholds);
         }
@@ -164,27 +224,27 @@ fn check_inputs(dets: &[Detection], gts: &[GroundTruth]) -> Result<()> {
     for (index, d) in dets.iter().enumerate() {
         if !d.score.is_finite() {
             return Err(Error::NonFiniteEntry {
-                what: "detection",
+                what: EntryKind::Detection,
                 index,
-                field: "score",
+                field: EntryField::Score,
                 value: d.score,
             });
         }
-        if let Some(&value) = d.bbox.iter().find(|v| !v.is_finite()) {
+        if let Some((_, value)) = non_finite(&d.bbox) {
             return Err(Error::NonFiniteEntry {
-                what: "detection",
+                what: EntryKind::Detection,
                 index,
-                field: "bbox",
+                field: EntryField::BBox,
                 value,
             });
         }
     }
     for (index, g) in gts.iter().enumerate() {
-        if let Some(&value) = g.bbox.iter().find(|v| !v.is_finite()) {
+        if let Some((_, value)) = non_finite(&g.bbox) {
             return Err(Error::NonFiniteEntry {
-                what: "ground truth",
+                what: EntryKind::GroundTruth,
                 index,
-                field: "bbox",
+                field: EntryField::BBox,
                 value,
             });
         }
@@ -238,16 +298,40 @@ pub(crate) fn average_precision(tp: impl Iterator<Item = bool>, n_gt: usize) -> 
     sum / 101.0
 }
 
-/// Evaluates detections against ground truth, COCO-style (see the [module docs](self)).
+/// Evaluates detections against ground truth, COCO-style.
+///
+/// The recipe, per class `k` and IoU threshold `t` (pycocotools' `"all"` area range):
+///
+/// 1. Per `(image, class)`, detections are sorted by score descending (ties: lower input
+///    index) and cut to `max_detections` (COCO's `maxDets`, default 100); then matched
+///    greedily to that image's ground truth of class `k` (see [`greedy_match`](crate::greedy_match):
+///    IoU in `f64`, `>= t`, best IoU wins, equal IoUs go to the later ground truth).
+/// 2. All kept detections of class `k` are sorted by score descending, ties by image id,
+///    then input index (pycocotools' stable merge sort order). Running sums give
+///    `recall = tp / n_gt` and `precision = tp / (tp + fp)` (in `f64`; pycocotools adds
+///    `2.2e-16` to the denominator, we do not, so a perfect detector scores exactly 1).
+/// 3. Precision is made non-increasing from the right: `p[i] = max(p[i], p[i + 1])`.
+/// 4. 101-point interpolation: for each recall level `r_j = j · 0.01` (`j = 0..=100`,
+///    computed as `j as f64 * 0.01`, with `r_100 = 1`, as `numpy.linspace`), take
+///    `p[i]` at the first `i` with `recall[i] >= r_j`, or 0 if none. AP is their sum
+///    (left to right) divided by 101.
+///
+/// Classes with no ground truth are excluded from the means (as COCO) and listed in
+/// [`EvalReport::classes_without_ground_truth`]; a class with ground truth but no
+/// detections has AP 0. mAP is the mean of per-class APs in increasing class order;
+/// `map` averages each class over the configured thresholds first (COCO's AP@[.5:.95]).
+/// Crowd annotations and area ranges are not modelled.
 ///
 /// ```
-/// use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
+/// use lockstep_postprocess::{evaluate, BBox, ClassId, Detection, EvalConfig, GroundTruth, LabeledBox};
 ///
-/// let gts = [GroundTruth { image_id: 0, class: 1, bbox: [0.0, 0.0, 10.0, 10.0] }];
-/// let dets = [Detection { image_id: 0, class: 1, score: 0.9, bbox: [0.0, 0.0, 10.0, 10.0] }];
-/// let report = evaluate(&dets, &gts, &EvalConfig::default()).unwrap();
+/// let object = LabeledBox::new(BBox::new(0.0, 0.0, 10.0, 10.0), ClassId(1));
+/// let gts = [GroundTruth::new(0, object)];
+/// let dets = [Detection::new(0, object, 0.9)];
+/// let report = evaluate(&dets, &gts, &EvalConfig::default())?;
 /// assert_eq!(report.map, 1.0);
 /// assert_eq!(report.map_50, 1.0);
+/// # Ok::<(), lockstep_postprocess::Error>(())
 /// ```
 pub fn evaluate(
     dets: &[Detection],
@@ -273,7 +357,7 @@ pub fn evaluate(
     );
 
     // Group by (class, image).
-    let mut groups: BTreeMap<(u32, u64), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(ClassId, u64), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
     for (i, d) in dets.iter().enumerate() {
         groups.entry((d.class, d.image_id)).or_default().0.push(i);
     }
@@ -281,11 +365,14 @@ pub fn evaluate(
         groups.entry((g.class, g.image_id)).or_default().1.push(i);
     }
 
-    let mut per_class_dets: BTreeMap<u32, (usize, Vec<Scored>)> = BTreeMap::new();
+    let mut per_class_dets: BTreeMap<ClassId, (usize, Vec<Scored>)> = BTreeMap::new();
     for (&(class, _), (det_ids, gt_ids)) in &groups {
         let mut det_ids = det_ids.clone();
         det_ids.sort_by(|&a, &b| dets[b].score.total_cmp(&dets[a].score).then(a.cmp(&b)));
-        det_ids.truncate(config.max_detections.unwrap_or(usize::MAX));
+        let limit = config
+            .max_detections
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        det_ids.truncate(limit);
         let det_boxes: Vec<BBox> = det_ids.iter().map(|&i| normalize(dets[i].bbox)).collect();
         let gt_boxes: Vec<BBox> = gt_ids.iter().map(|&i| normalize(gts[i].bbox)).collect();
         let ious = iou_matrix_unchecked(&det_boxes, &gt_boxes);
@@ -330,8 +417,9 @@ pub fn evaluate(
         let configured = &aps[..config.iou_thresholds.len()];
         per_class.push(ClassAp {
             class,
-            num_ground_truth: n_gt,
-            num_detections: scored.len(),
+            // usize -> u64 is lossless on every platform Rust supports.
+            num_ground_truth: n_gt as u64,
+            num_detections: scored.len() as u64,
             ap_per_threshold: configured.to_vec(),
             ap: mean(configured),
             ap_50: aps.get(i50).copied().unwrap_or(0.0),
@@ -394,47 +482,68 @@ mod tests {
 
     #[test]
     fn config_errors_are_typed() {
-        let gts = [GroundTruth {
-            image_id: 0,
-            class: 0,
-            bbox: [0.0, 0.0, 1.0, 1.0],
-        }];
-        let bad = EvalConfig {
-            iou_thresholds: vec![0.5, 1.5],
-            max_detections: None,
-        };
+        let unit = LabeledBox::new(BBox::new(0.0, 0.0, 1.0, 1.0), ClassId(0));
+        let gts = [GroundTruth::new(0, unit)];
+        let bad = EvalConfig::default()
+            .with_iou_thresholds(vec![0.5, 1.5])
+            .with_max_detections(None);
         assert_eq!(
             evaluate(&[], &gts, &bad),
             Err(Error::EvalIouThreshold { value: 1.5 })
         );
-        let none = EvalConfig {
-            iou_thresholds: vec![],
-            max_detections: None,
-        };
+        let none = EvalConfig::default()
+            .with_iou_thresholds(vec![])
+            .with_max_detections(None);
         assert_eq!(evaluate(&[], &gts, &none), Err(Error::NoEvalThresholds));
-        let zero = EvalConfig {
-            max_detections: Some(0),
-            ..EvalConfig::default()
-        };
+        let zero = EvalConfig::default().with_max_detections(Some(0));
         assert_eq!(evaluate(&[], &gts, &zero), Err(Error::ZeroMaxDetections));
         assert_eq!(
             evaluate(&[], &[], &EvalConfig::default()),
             Err(Error::NoGroundTruth)
         );
-        let d = [Detection {
-            image_id: 0,
-            class: 0,
-            score: f32::NAN,
-            bbox: [0.0; 4],
-        }];
+        let d = [Detection::new(0, unit, f32::NAN)];
         assert!(matches!(
             evaluate(&d, &gts, &EvalConfig::default()),
             Err(Error::NonFiniteEntry {
+                what: EntryKind::Detection,
                 index: 0,
-                field: "score",
+                field: EntryField::Score,
                 ..
             })
         ));
+        let g = [GroundTruth {
+            bbox: BBox::new(0.0, 0.0, f32::INFINITY, 1.0),
+            ..gts[0]
+        }];
+        assert_eq!(
+            evaluate(&[], &g, &EvalConfig::default()),
+            Err(Error::NonFiniteEntry {
+                what: EntryKind::GroundTruth,
+                index: 0,
+                field: EntryField::BBox,
+                value: f32::INFINITY,
+            })
+        );
+    }
+
+    /// The wire form is that of 0.1: boxes as `[x1, y1, x2, y2]`, classes as numbers.
+    #[test]
+    fn entries_serialise_as_before() {
+        let d = Detection::new(
+            3,
+            LabeledBox::new(BBox::new(1.0, 2.0, 3.0, 4.5), ClassId(7)),
+            0.5,
+        );
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(
+            json,
+            r#"{"image_id":3,"bbox":[1.0,2.0,3.0,4.5],"class":7,"score":0.5}"#
+        );
+        assert_eq!(serde_json::from_str::<Detection>(&json).unwrap(), d);
+        let old = r#"{"image_id":3,"class":7,"bbox":[1.0,2.0,3.0,4.5]}"#;
+        let g: GroundTruth = serde_json::from_str(old).unwrap();
+        assert_eq!(g.labeled(), d.labeled());
+        assert_eq!(LabeledBox::from(g), LabeledBox::from(d));
     }
 
     #[test]

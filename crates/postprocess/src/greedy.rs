@@ -9,15 +9,17 @@
 //! that overlap always share the cell of the overlap's lower-left corner; and the IoU is
 //! computed by the same function in both paths. Hence the two paths agree bit for bit.
 
+use lockstep_core::BBox;
 use serde::{Deserialize, Serialize};
 
-use crate::boxes::{area, iou_normalized, BBox};
+use crate::boxes::{area, iou_normalized};
 use crate::order::Candidate;
 
 /// Which implementation of greedy hard NMS to use. All return the same indices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Algorithm {
-    /// The grid above [`AUTO_GRID_MIN`] candidates, the quadratic loop below.
+    /// The grid above 128 candidates, the quadratic loop up to 128.
     #[default]
     Auto,
     /// Compare each kept box with every later candidate: O(n · kept).
@@ -27,7 +29,8 @@ pub enum Algorithm {
 }
 
 /// With [`Algorithm::Auto`], inputs with more candidates than this use the grid.
-pub const AUTO_GRID_MIN: usize = 128;
+/// A tuning choice, not part of the API: both paths give the same result.
+pub(crate) const AUTO_GRID_MIN: usize = 128;
 
 /// A box covering more cells than this is handled as "large": it is checked against
 /// all kept boxes (as a candidate) or against every candidate (as a kept box).
@@ -120,7 +123,7 @@ impl Grid {
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
         let (mut sum_w, mut sum_h, mut count) = (0.0f64, 0.0f64, 0u64);
         for (cand, &a) in c.iter().zip(areas) {
-            let b = cand.bbox.map(f64::from);
+            let b = cand.bbox.to_array().map(f64::from);
             x0 = x0.min(b[0]);
             y0 = y0.min(b[1]);
             x1 = x1.max(b[2]);
@@ -165,10 +168,10 @@ impl Grid {
 
     fn span(&self, b: &BBox) -> Span {
         Span {
-            cx0: Self::cell(b[0], self.x0, self.sx, self.gx),
-            cy0: Self::cell(b[1], self.y0, self.sy, self.gy),
-            cx1: Self::cell(b[2], self.x0, self.sx, self.gx),
-            cy1: Self::cell(b[3], self.y0, self.sy, self.gy),
+            cx0: Self::cell(b.x1, self.x0, self.sx, self.gx),
+            cy0: Self::cell(b.y1, self.y0, self.sy, self.gy),
+            cx1: Self::cell(b.x2, self.x0, self.sx, self.gx),
+            cy1: Self::cell(b.y2, self.y0, self.sy, self.gy),
         }
     }
 }
@@ -241,8 +244,9 @@ fn grid_greedy(c: &[Candidate], areas: &[f32], threshold: f64, max_output: usize
 mod tests {
     use super::*;
     use crate::order::{score_key, sort_candidates, TieBreak};
+    use lockstep_core::ClassId;
 
-    fn cands(boxes: &[BBox]) -> Vec<Candidate> {
+    fn cands(boxes: &[[f32; 4]]) -> Vec<Candidate> {
         let mut c: Vec<Candidate> = boxes
             .iter()
             .enumerate()
@@ -252,8 +256,8 @@ mod tests {
                     index,
                     score,
                     key: score_key(score, None),
-                    bbox,
-                    class: 0,
+                    bbox: BBox::from(bbox),
+                    class: ClassId(0),
                 }
             })
             .collect();
@@ -264,7 +268,7 @@ mod tests {
     #[test]
     fn both_paths_agree_on_a_chain_of_overlaps() {
         // Each box overlaps the next by 60%: greedy keeps every other one.
-        let boxes: Vec<BBox> = (0..300)
+        let boxes: Vec<[f32; 4]> = (0..300)
             .map(|i| [i as f32 * 0.4, 0.0, i as f32 * 0.4 + 1.0, 1.0])
             .collect();
         let c = cands(&boxes);
@@ -277,7 +281,7 @@ mod tests {
 
     #[test]
     fn large_boxes_take_the_large_path_and_still_agree() {
-        let mut boxes: Vec<BBox> = (0..200)
+        let mut boxes: Vec<[f32; 4]> = (0..200)
             .map(|i| {
                 let (x, y) = ((i % 20) as f32, (i / 20) as f32);
                 [x, y, x + 1.0, y + 1.0]
@@ -299,7 +303,7 @@ mod tests {
 
     #[test]
     fn max_output_stops_early() {
-        let boxes: Vec<BBox> = (0..10)
+        let boxes: Vec<[f32; 4]> = (0..10)
             .map(|i| [i as f32 * 2.0, 0.0, i as f32 * 2.0 + 1.0, 1.0])
             .collect();
         let c = cands(&boxes);

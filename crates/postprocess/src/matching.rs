@@ -1,8 +1,9 @@
 //! IoU matrices and greedy detection-to-ground-truth matching, in `f64` as pycocotools.
 
+use lockstep_core::BBox;
 use serde::{Deserialize, Serialize};
 
-use crate::boxes::{normalize, BBox};
+use crate::boxes::{check_boxes, normalize};
 use crate::error::{Error, Result};
 
 /// IoU in `f64` on boxes as given (normalised first), the formula of the metrics:
@@ -10,7 +11,8 @@ use crate::error::{Error, Result};
 /// when either box has zero area. NMS uses the `f32` [`iou`](crate::iou) instead, as
 /// torchvision and TensorFlow do.
 pub fn iou_f64(a: &BBox, b: &BBox) -> f64 {
-    let (a, b) = (normalize(*a).map(f64::from), normalize(*b).map(f64::from));
+    let a = normalize(*a).to_array().map(f64::from);
+    let b = normalize(*b).to_array().map(f64::from);
     let area_a = (a[2] - a[0]) * (a[3] - a[1]);
     let area_b = (b[2] - b[0]) * (b[3] - b[1]);
     if area_a <= 0.0 || area_b <= 0.0 {
@@ -109,19 +111,6 @@ pub(crate) fn iou_matrix_unchecked(a: &[BBox], b: &[BBox]) -> IouMatrix {
     }
 }
 
-fn check_boxes(boxes: &[BBox]) -> Result<()> {
-    for (index, b) in boxes.iter().enumerate() {
-        if let Some((coordinate, &value)) = b.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteCoordinate {
-                index,
-                coordinate,
-                value,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The effective match threshold: pycocotools caps it at `1 - 1e-10` so that a threshold
 /// of 1 can still match identical boxes.
 pub(crate) fn match_threshold(t: f64) -> f64 {
@@ -193,14 +182,18 @@ pub fn greedy_match(
 mod tests {
     use super::*;
 
+    fn bx<const N: usize>(a: [[f32; 4]; N]) -> [BBox; N] {
+        a.map(BBox::from)
+    }
+
     #[test]
     fn iou_matrix_known_values() {
-        let a = [[0.0, 0.0, 2.0, 2.0], [10.0, 10.0, 11.0, 11.0]];
-        let b = [
+        let a = bx([[0.0, 0.0, 2.0, 2.0], [10.0, 10.0, 11.0, 11.0]]);
+        let b = bx([
             [1.0, 0.0, 3.0, 2.0],
             [0.0, 0.0, 2.0, 2.0],
             [2.0, 2.0, 2.0, 5.0],
-        ];
+        ]);
         let m = iou_matrix(&a, &b).unwrap();
         assert_eq!((m.rows(), m.cols()), (2, 3));
         assert_eq!(m.get(0, 0), Some(2.0 / 6.0));
@@ -208,18 +201,18 @@ mod tests {
         assert_eq!(m.get(0, 2), Some(0.0));
         assert_eq!(m.row(1), Some(&[0.0, 0.0, 0.0][..]));
         assert_eq!(m.get(2, 0), None);
-        assert!(iou_matrix(&[[0.0, f32::NAN, 1.0, 1.0]], &b).is_err());
+        assert!(iou_matrix(&bx([[0.0, f32::NAN, 1.0, 1.0]]), &b).is_err());
     }
 
     #[test]
     fn greedy_match_prefers_high_scores_then_high_iou() {
-        let gts = [[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]];
-        let dets = [
+        let gts = bx([[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]]);
+        let dets = bx([
             [1.0, 0.0, 11.0, 10.0],  // IoU 9/11 with gt 0
             [0.0, 0.0, 10.0, 10.0],  // exact gt 0, higher score: takes it first
             [21.0, 0.0, 31.0, 10.0], // gt 1
             [50.0, 0.0, 60.0, 10.0], // nothing
-        ];
+        ]);
         let m = greedy_match(&dets, &[0.5, 0.9, 0.4, 0.8], &gts, 0.5).unwrap();
         assert_eq!(m, vec![None, Some(0), Some(1), None]);
         // With a threshold above 9/11 the shifted box 2 no longer matches.
@@ -232,14 +225,15 @@ mod tests {
 
     #[test]
     fn equal_iou_goes_to_the_later_ground_truth() {
-        let gts = [[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]];
-        let m = greedy_match(&[[0.0, 0.0, 2.0, 2.0]], &[1.0], &gts, 0.5).unwrap();
+        let gts = bx([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]]);
+        let m = greedy_match(&bx([[0.0, 0.0, 2.0, 2.0]]), &[1.0], &gts, 0.5).unwrap();
         assert_eq!(m, vec![Some(1)]);
     }
 
     #[test]
     fn deserialised_matrices_must_be_consistent() {
-        let m = iou_matrix(&[[0.0, 0.0, 1.0, 1.0]], &[[0.0, 0.0, 1.0, 1.0]]).unwrap();
+        let one = bx([[0.0, 0.0, 1.0, 1.0]]);
+        let m = iou_matrix(&one, &one).unwrap();
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<IouMatrix>(&json).unwrap(), m);
         // A claimed shape larger than the values (or one whose product overflows) used

@@ -16,12 +16,12 @@
 
 use std::cmp::Ordering;
 
+use lockstep_core::{BBox, ClassId};
 use serde::{Deserialize, Serialize};
-
-use crate::boxes::BBox;
 
 /// How candidates with equal score keys are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum TieBreak {
     /// Box coordinates (`total_cmp`, ascending), then class, then raw score
     /// (descending), then input index. Invariant under any permutation of the input.
@@ -53,20 +53,17 @@ pub(crate) struct Candidate {
     /// The normalised box.
     pub bbox: BBox,
     /// The class (0 for class-agnostic NMS).
-    pub class: u32,
+    pub class: ClassId,
 }
 
 /// Compares only the tie key (everything but the score).
 pub(crate) fn tie_cmp(a: &Candidate, b: &Candidate, tie: TieBreak) -> Ordering {
     match tie {
         TieBreak::LowerIndex => a.index.cmp(&b.index),
-        TieBreak::Canonical => a
-            .bbox
-            .iter()
-            .zip(b.bbox.iter())
-            .map(|(x, y)| x.total_cmp(y))
-            .find(|o| o.is_ne())
-            .unwrap_or(Ordering::Equal)
+        TieBreak::Canonical => (a.bbox.x1.total_cmp(&b.bbox.x1))
+            .then_with(|| a.bbox.y1.total_cmp(&b.bbox.y1))
+            .then_with(|| a.bbox.x2.total_cmp(&b.bbox.x2))
+            .then_with(|| a.bbox.y2.total_cmp(&b.bbox.y2))
             .then(a.class.cmp(&b.class))
             // `+ 0.0`: -0.0 and +0.0 are one score.
             .then_with(|| (b.score + 0.0).total_cmp(&(a.score + 0.0)))
@@ -89,13 +86,13 @@ pub(crate) fn sort_candidates(c: &mut [Candidate], tie: TieBreak) {
 mod tests {
     use super::*;
 
-    fn cand(index: usize, score: f32, bbox: BBox, class: u32) -> Candidate {
+    fn cand(index: usize, score: f32, bbox: [f32; 4], class: u32) -> Candidate {
         Candidate {
             index,
             score,
             key: score_key(score, None),
-            bbox,
-            class,
+            bbox: BBox::from(bbox),
+            class: ClassId(class),
         }
     }
 

@@ -2,11 +2,11 @@
 //! and pinned soft-NMS scores.
 
 use lockstep_postprocess::{
-    boxes_from_yxyx, iou, nms, Algorithm, Error, Nms, Padded, SoftNms, TieBreak,
+    boxes_from_yxyx, iou, nms, Algorithm, BBox, Error, Input, Nms, Padded, SoftNms, TieBreak,
 };
 
 /// TensorFlow's three-clusters case, boxes given as (y1, x1, y2, x2).
-fn tf_case() -> (Vec<[f32; 4]>, Vec<f32>) {
+fn tf_case() -> (Vec<BBox>, Vec<f32>) {
     let boxes = boxes_from_yxyx(&[
         [0.0, 0.0, 1.0, 1.0],
         [0.0, 0.1, 1.0, 1.1],
@@ -23,15 +23,18 @@ fn tensorflow_three_clusters() {
     let (b, s) = tf_case();
     for tie in [TieBreak::Canonical, TieBreak::LowerIndex] {
         for algorithm in [Algorithm::Quadratic, Algorithm::Grid] {
-            let cfg = Nms::new(0.5).tie_break(tie).algorithm(algorithm);
+            let cfg = Nms::new(0.5).with_tie_break(tie).with_algorithm(algorithm);
             assert_eq!(cfg.run(&b, &s).unwrap(), vec![3, 0, 5]);
-            assert_eq!(cfg.clone().max_output(2).run(&b, &s).unwrap(), vec![3, 0]);
             assert_eq!(
-                cfg.clone().max_output(30).run(&b, &s).unwrap(),
+                cfg.clone().with_max_output(2).run(&b, &s).unwrap(),
+                vec![3, 0]
+            );
+            assert_eq!(
+                cfg.clone().with_max_output(30).run(&b, &s).unwrap(),
                 vec![3, 0, 5]
             );
             assert_eq!(
-                cfg.clone().score_threshold(0.4).run(&b, &s).unwrap(),
+                cfg.clone().with_score_threshold(0.4).run(&b, &s).unwrap(),
                 vec![3, 0]
             );
         }
@@ -55,17 +58,17 @@ fn tensorflow_flipped_coordinates() {
 
 #[test]
 fn tensorflow_ten_identical_boxes() {
-    let b = vec![[0.0, 0.0, 1.0, 1.0]; 10];
+    let b = vec![BBox::new(0.0, 0.0, 1.0, 1.0); 10];
     let s = vec![0.9; 10];
     assert_eq!(nms(&b, &s, 0.5).unwrap(), vec![0]);
-    let lower = Nms::new(0.5).tie_break(TieBreak::LowerIndex);
+    let lower = Nms::new(0.5).with_tie_break(TieBreak::LowerIndex);
     assert_eq!(lower.run(&b, &s).unwrap(), vec![0]);
 }
 
 #[test]
 fn tensorflow_v4_padded() {
     let (b, s) = tf_case();
-    let p = Nms::new(0.5).max_output(6).run_padded(&b, &s).unwrap();
+    let p = Nms::new(0.5).with_max_output(6).run_padded(&b, &s).unwrap();
     assert_eq!(
         p,
         Padded {
@@ -73,7 +76,7 @@ fn tensorflow_v4_padded() {
             valid: 3
         }
     );
-    let p = Nms::new(0.5).max_output(2).run_padded(&b, &s).unwrap();
+    let p = Nms::new(0.5).with_max_output(2).run_padded(&b, &s).unwrap();
     assert_eq!(
         p,
         Padded {
@@ -89,8 +92,8 @@ fn tensorflow_v5_soft_nms() {
     // scores [0.95, 0.9, 0.384, 0.3, 0.256, 0.197].
     let (b, s) = tf_case();
     let out = Nms::new(0.5)
-        .score_threshold(0.0)
-        .max_output(6)
+        .with_score_threshold(0.0)
+        .with_max_output(6)
         .run_soft(&b, &s, SoftNms::Gaussian { sigma: 0.5 })
         .unwrap();
     assert_eq!(out.indices, vec![3, 0, 1, 5, 4, 2]);
@@ -110,10 +113,10 @@ const PINNED_SOFT_BITS: [u32; 6] = [
 #[test]
 fn torchvision_style_threshold_edges() {
     // IoU of [0,0,10,10] and [0,0,10+d,10] is 100 / (100 + 10 d).
-    let a = [0.0, 0.0, 10.0, 10.0];
-    let above = [0.0, 0.0, 19.99, 10.0]; // IoU 0.50025 > 0.5: suppressed
-    let exact = [0.0, 0.0, 20.0, 10.0]; // IoU exactly 0.5: kept (strict >)
-    let below = [0.0, 0.0, 20.01, 10.0]; // IoU 0.49975 < 0.5: kept
+    let a = BBox::new(0.0, 0.0, 10.0, 10.0);
+    let above = BBox::new(0.0, 0.0, 19.99, 10.0); // IoU 0.50025 > 0.5: suppressed
+    let exact = BBox::new(0.0, 0.0, 20.0, 10.0); // IoU exactly 0.5: kept (strict >)
+    let below = BBox::new(0.0, 0.0, 20.01, 10.0); // IoU 0.49975 < 0.5: kept
     assert!(iou(&a, &above) > 0.5);
     assert_eq!(iou(&a, &exact), 0.5);
     assert!(iou(&a, &below) < 0.5);
@@ -126,14 +129,14 @@ fn torchvision_style_threshold_edges() {
 
 #[test]
 fn typed_errors_for_bad_inputs() {
-    let b = [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]];
+    let b = [BBox::new(0.0, 0.0, 1.0, 1.0); 2];
     assert_eq!(
         nms(&b, &[0.5, f32::NAN], 0.5)
             .map_err(|e| matches!(e, Error::NonFiniteScore { index: 1, .. })),
         Err(true)
     );
     assert_eq!(
-        nms(&[[0.0, f32::NEG_INFINITY, 1.0, 1.0]], &[0.5], 0.5),
+        nms(&[BBox::new(0.0, f32::NEG_INFINITY, 1.0, 1.0)], &[0.5], 0.5),
         Err(Error::NonFiniteCoordinate {
             index: 0,
             coordinate: 1,
@@ -143,7 +146,7 @@ fn typed_errors_for_bad_inputs() {
     assert_eq!(
         nms(&b, &[0.5], 0.5),
         Err(Error::LengthMismatch {
-            what: "scores",
+            what: Input::Scores,
             boxes: 2,
             found: 1
         })

@@ -3,25 +3,21 @@
 mod common;
 
 use lockstep_postprocess::{
-    coco_iou_thresholds, evaluate, Detection, EvalConfig, EvalReport, GroundTruth,
+    coco_iou_thresholds, evaluate, BBox, ClassId, Detection, EvalConfig, EvalReport, GroundTruth,
+    LabeledBox,
 };
 use proptest::prelude::*;
 
-fn det(image_id: u64, class: u32, score: f32, bbox: [f32; 4]) -> Detection {
-    Detection {
+fn det(image_id: u64, class: u32, score: f32, bbox: impl Into<BBox>) -> Detection {
+    Detection::new(
         image_id,
-        class,
+        LabeledBox::new(bbox.into(), ClassId(class)),
         score,
-        bbox,
-    }
+    )
 }
 
-fn gt(image_id: u64, class: u32, bbox: [f32; 4]) -> GroundTruth {
-    GroundTruth {
-        image_id,
-        class,
-        bbox,
-    }
+fn gt(image_id: u64, class: u32, bbox: impl Into<BBox>) -> GroundTruth {
+    GroundTruth::new(image_id, LabeledBox::new(bbox.into(), ClassId(class)))
 }
 
 /// Sum of the 101 interpolated precisions, left to right, over 101: `p_hi` for recall
@@ -60,12 +56,12 @@ fn scene() -> (Vec<Detection>, Vec<GroundTruth>) {
 fn hand_computed_ap_and_map() {
     let (dets, gts) = scene();
     let report = evaluate(&dets, &gts, &EvalConfig::default()).unwrap();
-    assert_eq!(report.classes_without_ground_truth, vec![3]);
+    assert_eq!(report.classes_without_ground_truth, vec![ClassId(3)]);
     assert_eq!(report.per_class.len(), 2);
     let c1 = &report.per_class[0];
     assert_eq!(
         (c1.class, c1.num_ground_truth, c1.num_detections),
-        (1, 2, 4)
+        (ClassId(1), 2, 4)
     );
     // Visiting order: 0.95 FP (image 1), 0.9 TP, 0.8 FP, 0.7 TP-or-FP.
     // IoU <= 0.6 thresholds: precision 0, 1/2, 1/3, 2/4 -> interpolated 1/2, 1/2, 1/2, 1/2
@@ -85,7 +81,7 @@ fn hand_computed_ap_and_map() {
     let c2 = &report.per_class[1];
     assert_eq!(
         (c2.class, c2.num_ground_truth, c2.num_detections, c2.ap),
-        (2, 1, 0, 0.0)
+        (ClassId(2), 1, 0, 0.0)
     );
     assert_eq!(report.map_50.to_bits(), mean(&[low, 0.0]).to_bits());
     assert_eq!(report.map_75.to_bits(), mean(&[high, 0.0]).to_bits());
@@ -102,7 +98,7 @@ fn perfect_detections_score_exactly_one() {
         .collect();
     let dets: Vec<Detection> = gts
         .iter()
-        .map(|g| det(g.image_id, g.class, 0.5, g.bbox))
+        .map(|g| Detection::new(g.image_id, g.labeled(), 0.5))
         .collect();
     let r = evaluate(&dets, &gts, &EvalConfig::default()).unwrap();
     assert_eq!((r.map, r.map_50, r.map_75), (1.0, 1.0, 1.0));
@@ -116,14 +112,8 @@ fn max_detections_drops_the_lowest_scores_per_image_and_class() {
         det(0, 0, 0.9, [50.0, 50.0, 60.0, 60.0]),
         det(0, 0, 0.1, [0.0, 0.0, 10.0, 10.0]),
     ];
-    let all = EvalConfig {
-        max_detections: None,
-        ..EvalConfig::default()
-    };
-    let one = EvalConfig {
-        max_detections: Some(1),
-        ..EvalConfig::default()
-    };
+    let all = EvalConfig::default().with_max_detections(None);
+    let one = EvalConfig::default().with_max_detections(Some(1));
     // Unlimited: FP then TP -> precision 1/2 at recall 1: every level gets 1/2.
     assert_eq!(
         evaluate(&dets, &gts, &all).unwrap().map_50,
@@ -135,10 +125,7 @@ fn max_detections_drops_the_lowest_scores_per_image_and_class() {
 #[test]
 fn custom_thresholds_and_serde_round_trip() {
     let (dets, gts) = scene();
-    let config = EvalConfig {
-        iou_thresholds: vec![0.6, 0.7],
-        max_detections: Some(100),
-    };
+    let config = EvalConfig::default().with_iou_thresholds(vec![0.6, 0.7]);
     let report = evaluate(&dets, &gts, &config).unwrap();
     assert_eq!(report.iou_thresholds, vec![0.6, 0.7]);
     assert_eq!(report.per_class[0].ap_per_threshold.len(), 2);
@@ -165,7 +152,7 @@ fn corners_in_either_order_give_the_same_report() {
     let flipped: Vec<Detection> = dets
         .iter()
         .map(|d| Detection {
-            bbox: [d.bbox[2], d.bbox[3], d.bbox[0], d.bbox[1]],
+            bbox: BBox::new(d.bbox.x2, d.bbox.y2, d.bbox.x1, d.bbox.y1),
             ..*d
         })
         .collect();
@@ -184,11 +171,11 @@ proptest! {
     fn report_is_invariant_to_detection_order(seed in any::<u64>(), n in 1usize..120) {
         let (boxes, _, classes) = common::clustered(seed, n, 0);
         let gts: Vec<GroundTruth> = boxes.iter().zip(&classes).step_by(4)
-            .map(|(&b, &c)| gt(u64::from(c % 2), c, b)).collect();
+            .map(|(&b, &c)| gt(u64::from(c.0 % 2), c.0, b)).collect();
         prop_assume!(!gts.is_empty());
         // Distinct scores: i / n.
         let dets: Vec<Detection> = boxes.iter().zip(&classes).enumerate()
-            .map(|(i, (&b, &c))| det(u64::from(c % 2), c, i as f32 / n as f32, b)).collect();
+            .map(|(i, (&b, &c))| det(u64::from(c.0 % 2), c.0, i as f32 / n as f32, b)).collect();
         let p = common::permutation(seed, n);
         let shuffled: Vec<Detection> = p.iter().map(|&i| dets[i]).collect();
         let cfg = EvalConfig::default();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{clustered, identity, permutation, reference_nms, reference_order};
-use lockstep_postprocess::{iou, Algorithm, Nms, SoftNms, TieBreak};
+use lockstep_postprocess::{iou, Algorithm, BBox, ClassId, Nms, SoftNms, TieBreak};
 use proptest::prelude::*;
 
 fn threshold() -> impl Strategy<Value = f64> {
@@ -19,7 +19,7 @@ proptest! {
         let (boxes, scores, _) = clustered(seed, n, levels);
         let expected = reference_nms(&boxes, &scores, t);
         for algorithm in [Algorithm::Auto, Algorithm::Quadratic, Algorithm::Grid] {
-            let got = Nms::new(t).algorithm(algorithm).run(&boxes, &scores).unwrap();
+            let got = Nms::new(t).with_algorithm(algorithm).run(&boxes, &scores).unwrap();
             prop_assert_eq!(&got, &expected, "{:?}", algorithm);
         }
     }
@@ -31,12 +31,12 @@ proptest! {
         let pb: Vec<_> = p.iter().map(|&i| boxes[i]).collect();
         let ps: Vec<_> = p.iter().map(|&i| scores[i]).collect();
         let pc: Vec<_> = p.iter().map(|&i| classes[i]).collect();
-        let cfg = Nms::new(t).score_threshold(0.1).max_output(50);
+        let cfg = Nms::new(t).with_score_threshold(0.1).with_max_output(50);
         let a = cfg.run(&boxes, &scores).unwrap();
         let b = cfg.run(&pb, &ps).unwrap();
         prop_assert_eq!(identity(&boxes, &scores, &a), identity(&pb, &ps, &b));
-        let a = cfg.clone().score_quantum(0.01).run(&boxes, &scores).unwrap();
-        let b = cfg.clone().score_quantum(0.01).run(&pb, &ps).unwrap();
+        let a = cfg.clone().with_score_quantum(0.01).run(&boxes, &scores).unwrap();
+        let b = cfg.clone().with_score_quantum(0.01).run(&pb, &ps).unwrap();
         prop_assert_eq!(identity(&boxes, &scores, &a), identity(&pb, &ps, &b));
         let a = cfg.run_batched(&boxes, &scores, &classes).unwrap();
         let b = cfg.run_batched(&pb, &ps, &pc).unwrap();
@@ -71,7 +71,7 @@ proptest! {
         let (boxes, scores, classes) = clustered(seed, n, levels);
         let got = Nms::new(t).run_batched(&boxes, &scores, &classes).unwrap();
         let mut merged = Vec::new();
-        for class in 0..3 {
+        for class in (0..3).map(ClassId) {
             let members: Vec<usize> = (0..n).filter(|&i| classes[i] == class).collect();
             let cb: Vec<_> = members.iter().map(|&i| boxes[i]).collect();
             let cs: Vec<_> = members.iter().map(|&i| scores[i]).collect();
@@ -97,21 +97,21 @@ proptest! {
                 kept.push(i);
             }
         }
-        let got = Nms::new(t).tie_break(TieBreak::LowerIndex).run(&boxes, &scores).unwrap();
+        let got = Nms::new(t).with_tie_break(TieBreak::LowerIndex).run(&boxes, &scores).unwrap();
         prop_assert_eq!(got, kept);
     }
 
     #[test]
     fn soft_nms_never_raises_a_score_and_selects_each_box_once(seed in any::<u64>(), n in 0usize..150, sigma in 0.01f32..2.0) {
         let (boxes, scores, _) = clustered(seed, n, 0);
-        let out = Nms::new(0.5).score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Gaussian { sigma }).unwrap();
+        let out = Nms::new(0.5).with_score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Gaussian { sigma }).unwrap();
         let mut seen = vec![false; n];
         for (&i, &s) in out.indices.iter().zip(&out.scores) {
             prop_assert!(!seen[i]);
             seen[i] = true;
             prop_assert!(s <= scores[i] && s > 0.001);
         }
-        let lin = Nms::new(0.5).score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Linear).unwrap();
+        let lin = Nms::new(0.5).with_score_threshold(0.001).run_soft(&boxes, &scores, SoftNms::Linear).unwrap();
         for (&i, &s) in lin.indices.iter().zip(&lin.scores) {
             prop_assert!(s <= scores[i] && s > 0.001);
         }
@@ -135,11 +135,11 @@ proptest! {
     ) {
         let (mut boxes, mut scores, _) = clustered(seed, n, 0);
         // A box far from every other one, so its IoU with each is 0.
-        boxes.push([1e6, 1e6, 1e6 + 1.0, 1e6 + 1.0]);
+        boxes.push(BBox::new(1e6, 1e6, 1e6 + 1.0, 1e6 + 1.0));
         scores.push(0.25);
         let mut cfg = Nms::new(0.5);
         if let Some(t) = threshold {
-            cfg = cfg.score_threshold(t);
+            cfg = cfg.with_score_threshold(t);
         }
         let method = if linear { SoftNms::Linear } else { SoftNms::Gaussian { sigma } };
         let out = cfg.run_soft(&boxes, &scores, method).unwrap();

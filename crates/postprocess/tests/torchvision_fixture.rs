@@ -2,7 +2,7 @@
 //! ties. The fixture is written by `fixtures/make_fixtures.py` (torch 2.11.0,
 //! torchvision 0.26.0, CPU).
 
-use lockstep_postprocess::{Algorithm, Nms, TieBreak};
+use lockstep_postprocess::{Algorithm, BBox, Nms, TieBreak};
 use serde_json::Value;
 
 #[test]
@@ -15,7 +15,7 @@ fn matches_torchvision_on_committed_fixture() {
         let name = case["name"].as_str().unwrap();
         let t = case["iou_threshold"].as_f64().unwrap();
         // Values are the exact f32 values written as f64, so `as f32` is exact.
-        let boxes: Vec<[f32; 4]> = case["boxes"]
+        let boxes: Vec<BBox> = case["boxes"]
             .as_array()
             .unwrap()
             .iter()
@@ -26,7 +26,7 @@ fn matches_torchvision_on_committed_fixture() {
                     .iter()
                     .map(|x| x.as_f64().unwrap() as f32)
                     .collect();
-                [v[0], v[1], v[2], v[3]]
+                BBox::new(v[0], v[1], v[2], v[3])
             })
             .collect();
         let scores: Vec<f32> = case["scores"]
@@ -45,8 +45,8 @@ fn matches_torchvision_on_committed_fixture() {
         for algorithm in [Algorithm::Quadratic, Algorithm::Grid] {
             for tie in [TieBreak::Canonical, TieBreak::LowerIndex] {
                 let got = Nms::new(t)
-                    .algorithm(algorithm)
-                    .tie_break(tie)
+                    .with_algorithm(algorithm)
+                    .with_tie_break(tie)
                     .run(&boxes, &scores)
                     .unwrap();
                 assert_eq!(got, keep, "{name} {algorithm:?} {tie:?}");

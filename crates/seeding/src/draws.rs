@@ -128,15 +128,22 @@ impl SeedRng {
     /// with `m = x · n` as a 128-bit product of a draw `x`, the result is `m >> 64`,
     /// unless `m mod 2⁶⁴ < 2⁶⁴ mod n`, in which case the draw is rejected and another
     /// taken. The rejection chance is below `n / 2⁶⁴`.
+    ///
+    /// The threshold `2⁶⁴ mod n` is below `n`, so it is only computed (one division)
+    /// when the low half is below `n`, which is rare: this is fast enough for the hot
+    /// loops of shuffles (lockstep-data uses it for every swap), and gives the same
+    /// values and the same stream position as the plain recipe above.
+    #[inline]
     pub fn below(&mut self, n: NonZeroU64) -> u64 {
         let n = n.get();
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.inner.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = u128::from(self.inner.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.inner.next_u64()) * u128::from(n);
             }
         }
+        (m >> 64) as u64
     }
 
     /// [`SeedRng::below`] for a plain `u64`; `n = 0` is [`Error::EmptyRange`].
@@ -238,5 +245,53 @@ impl RngCore for SeedRng {
 
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         self.inner.fill_bytes(dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+
+    use proptest::prelude::*;
+
+    use crate::SeedTree;
+
+    /// The recipe of [`super::SeedRng::below`] written the plain way: the threshold
+    /// computed for every draw.
+    fn below_plain(rng: &mut super::SeedRng, n: u64) -> u64 {
+        let threshold = n.wrapping_neg() % n;
+        loop {
+            let m = u128::from(rng.next_u64_raw()) * u128::from(n);
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_equals_the_plain_recipe(seed in any::<u64>(), n in 1u64..=u64::MAX) {
+            let node = SeedTree::from_u64(seed);
+            let (mut fast, mut plain) = (node.rng(), node.rng());
+            let nz = NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN);
+            for _ in 0..32 {
+                prop_assert_eq!(fast.below(nz), below_plain(&mut plain, n));
+                prop_assert_eq!(fast.position(), plain.position());
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_the_plain_recipe_where_rejection_is_likely() {
+        // n just above 2^63 rejects almost half of all draws.
+        let n = (1u64 << 63) + 12345;
+        let node = SeedTree::from_u64(7);
+        let (mut fast, mut plain) = (node.rng(), node.rng());
+        let nz = NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN);
+        for _ in 0..1000 {
+            assert_eq!(fast.below(nz), below_plain(&mut plain, n));
+        }
+        assert_eq!(fast.position(), plain.position());
+        assert!(fast.position() > 1200, "rejections happened");
     }
 }

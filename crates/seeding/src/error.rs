@@ -2,6 +2,7 @@
 
 /// Everything that can go wrong in `lockstep-seeding`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `below(0)`: there is no integer in the empty range `[0, 0)`.
     #[error("cannot draw a uniform integer below 0: the range [0, 0) is empty")]

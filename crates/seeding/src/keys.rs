@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(epoch.path(), "root/train/epoch[3]");
         let sample = epoch.sample(12);
         assert_eq!(sample.path(), "root/train/epoch[3]/sample[12]");
-        assert_eq!(sample.augment().path(), "root/train/epoch[3]/sample[12]/augment");
+        assert_eq!(
+            sample.augment().path(),
+            "root/train/epoch[3]/sample[12]/augment"
+        );
         let run = RunKey::new(SeedTree::from_u64(7).child("run"));
         assert_eq!(run.init().path(), "root/run/init");
         assert_eq!(run.step(5).path(), "root/run/step[5]");

@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-/// One step from a node to a child.
+/// One segment of a seed path: the step from a node to one of its children.
+///
+/// (Named `Segment`, not `Step`, so that "step" means an optimizer step everywhere in
+/// lockstep.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Step {
+pub enum Segment {
     /// A named child, as made by [`crate::SeedTree::child`].
     Label(Arc<str>),
     /// A numbered child, as made by [`crate::SeedTree::index`].
@@ -18,9 +21,9 @@ pub enum Step {
 }
 
 /// Appends the text form of `step` to `out`.
-pub(crate) fn render_step(out: &mut String, step: &Step) {
+pub(crate) fn render_step(out: &mut String, step: &Segment) {
     match step {
-        Step::Label(label) => {
+        Segment::Label(label) => {
             out.push('/');
             for c in label.chars() {
                 if matches!(c, '/' | '[' | ']' | '\\') {
@@ -29,7 +32,7 @@ pub(crate) fn render_step(out: &mut String, step: &Step) {
                 out.push(c);
             }
         }
-        Step::Index(i) => {
+        Segment::Index(i) => {
             out.push('[');
             out.push_str(&i.to_string());
             out.push(']');
@@ -38,7 +41,7 @@ pub(crate) fn render_step(out: &mut String, step: &Step) {
 }
 
 /// Renders a whole path, starting with `root`.
-pub(crate) fn render(steps: &[Step]) -> String {
+pub(crate) fn render(steps: &[Segment]) -> String {
     let mut out = String::from("root");
     for step in steps {
         render_step(&mut out, step);
@@ -49,7 +52,7 @@ pub(crate) fn render(steps: &[Step]) -> String {
 /// Parses a path relative to some node: `train/epoch[3]/augment`, `[7]`, or a full
 /// `root/...` form, whose leading `root` is skipped (so a relative path cannot start with
 /// a label spelled exactly `root`). The empty string is the node itself.
-pub(crate) fn parse(text: &str) -> Result<Vec<Step>> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Segment>> {
     // A leading `root` followed by `/`, `[` or nothing is the root marker of a full path.
     if let Some(rest) = text.strip_prefix("root") {
         if rest.is_empty() || rest.starts_with('/') || rest.starts_with('[') {
@@ -70,7 +73,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Step>> {
 }
 
 /// Parses a sequence of `/label` and `[i]` steps.
-fn parse_from(text: &str, original: &str) -> Result<Vec<Step>> {
+fn parse_from(text: &str, original: &str) -> Result<Vec<Segment>> {
     let bad = |reason: &str| Error::BadPath {
         path: original.to_string(),
         reason: reason.to_string(),
@@ -98,7 +101,7 @@ fn parse_from(text: &str, original: &str) -> Result<Vec<Step>> {
                         }
                     }
                 }
-                steps.push(Step::Label(label.into()));
+                steps.push(Segment::Label(label.into()));
             }
             '[' => {
                 let mut digits = String::new();
@@ -116,7 +119,7 @@ fn parse_from(text: &str, original: &str) -> Result<Vec<Step>> {
                 let i = digits
                     .parse::<u64>()
                     .map_err(|_| bad("index does not fit in u64"))?;
-                steps.push(Step::Index(i));
+                steps.push(Segment::Index(i));
             }
             _ => return Err(bad("expected `/` or `[`")),
         }

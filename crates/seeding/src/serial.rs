@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::derive::{key_hex, parse_key_hex};
 use crate::error::{Error, Result};
-use crate::path::{render, Step};
+use crate::path::{render, Segment};
 use crate::tree::{Root, SeedTree, MAX_PATH_DEPTH};
 
 /// The format tag of version 1.
@@ -109,11 +109,11 @@ impl From<&SeedTree> for RawNode {
             },
             path: {
                 let steps: Vec<RawStep> = node
-                    .steps()
+                    .segments()
                     .into_iter()
                     .map(|step| match step {
-                        Step::Label(label) => RawStep::Label(label.to_string()),
-                        Step::Index(i) => RawStep::Index(i),
+                        Segment::Label(label) => RawStep::Label(label.to_string()),
+                        Segment::Index(i) => RawStep::Index(i),
                     })
                     .collect();
                 RawPath {
@@ -149,13 +149,13 @@ impl TryFrom<RawNode> for SeedTree {
                 max: MAX_PATH_DEPTH as u64,
             });
         }
-        let steps: Vec<Step> = raw
+        let steps: Vec<Segment> = raw
             .path
             .steps
             .into_iter()
             .map(|step| match step {
-                RawStep::Label(label) => Step::Label(label.into()),
-                RawStep::Index(i) => Step::Index(i),
+                RawStep::Label(label) => Segment::Label(label.into()),
+                RawStep::Index(i) => Segment::Index(i),
             })
             .collect();
         let stored = parse_key_hex(&raw.key).ok_or_else(|| Error::Malformed {

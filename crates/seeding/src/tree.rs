@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use crate::derive::{self, Key};
 use crate::draws::SeedRng;
 use crate::error::{Error, Result};
-use crate::path::{self, Step};
+use crate::path::{self, Segment};
 
 /// Where a tree starts: the user's seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,7 +18,7 @@ pub enum Root {
 }
 
 /// A node's own step as the node stores it: labels of up to [`INLINE_LABEL`] bytes are
-/// kept inline, so deriving a labelled child allocates nothing; the public [`Step`] is
+/// kept inline, so deriving a labelled child allocates nothing; the public [`Segment`] is
 /// made from it when a path is read or a grandchild needs this node's link.
 #[derive(Debug, Clone)]
 enum OwnStep {
@@ -45,16 +45,16 @@ impl OwnStep {
         }
     }
 
-    fn to_step(&self) -> Step {
+    fn to_step(&self) -> Segment {
         match self {
-            Self::Index(i) => Step::Index(*i),
+            Self::Index(i) => Segment::Index(*i),
             // The bytes were copied from a `&str` whole, so they are valid UTF-8.
-            Self::ShortLabel { len, bytes } => Step::Label(
+            Self::ShortLabel { len, bytes } => Segment::Label(
                 String::from_utf8_lossy(&bytes[..usize::from(*len)])
                     .as_ref()
                     .into(),
             ),
-            Self::Label(label) => Step::Label(label.clone()),
+            Self::Label(label) => Segment::Label(label.clone()),
         }
     }
 }
@@ -73,7 +73,7 @@ pub const MAX_PATH_DEPTH: usize = 4096;
 /// parent's list, so deriving a child copies nothing but one link.
 struct PathLink {
     parent: Option<Arc<PathLink>>,
-    step: Step,
+    step: Segment,
 }
 
 impl Drop for PathLink {
@@ -184,11 +184,11 @@ impl SeedTree {
         Ok(start.follow(&steps))
     }
 
-    /// The node reached from this one by `steps`, in order.
-    pub fn follow(&self, steps: &[Step]) -> Self {
-        steps.iter().fold(self.clone(), |node, step| match step {
-            Step::Label(label) => node.child(label),
-            Step::Index(i) => node.index(*i),
+    /// The node reached from this one by `segments`, in order.
+    pub fn follow(&self, segments: &[Segment]) -> Self {
+        segments.iter().fold(self.clone(), |node, step| match step {
+            Segment::Label(label) => node.child(label),
+            Segment::Index(i) => node.index(*i),
         })
     }
 
@@ -215,9 +215,9 @@ impl SeedTree {
         derive::key_hex(&self.key)
     }
 
-    /// The steps from the root to this node.
-    pub fn steps(&self) -> Vec<Step> {
-        let mut steps: Vec<Step> = self.step.iter().map(OwnStep::to_step).collect();
+    /// The segments of the path from the root to this node.
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut steps: Vec<Segment> = self.step.iter().map(OwnStep::to_step).collect();
         let mut link = self.parent.as_deref();
         while let Some(l) = link {
             steps.push(l.step.clone());
@@ -240,7 +240,7 @@ impl SeedTree {
 
     /// The readable path, such as `root/train/epoch[3]/augment`.
     pub fn path(&self) -> String {
-        path::render(&self.steps())
+        path::render(&self.segments())
     }
 
     /// A fresh generator over this node's stream: ChaCha12 keyed by this node's key.
@@ -281,7 +281,7 @@ impl SeedTree {
 
 impl PartialEq for SeedTree {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key && self.root == other.root && self.steps() == other.steps()
+        self.key == other.key && self.root == other.root && self.segments() == other.segments()
     }
 }
 

@@ -2,13 +2,13 @@
 
 use std::collections::HashSet;
 
-use lockstep_seeding::{RngCore, SeedTree, Step};
+use lockstep_seeding::{RngCore, SeedTree, Segment};
 use proptest::prelude::*;
 
-fn step() -> impl Strategy<Value = Step> {
+fn step() -> impl Strategy<Value = Segment> {
     prop_oneof![
-        "[a-z0-9/\\[\\]\\\\]{0,8}".prop_map(|s| Step::Label(s.into())),
-        any::<u64>().prop_map(Step::Index),
+        "[a-z0-9/\\[\\]\\\\]{0,8}".prop_map(|s| Segment::Label(s.into())),
+        any::<u64>().prop_map(Segment::Index),
     ]
 }
 
@@ -87,7 +87,7 @@ proptest! {
     fn path_renders_and_parses_back(seed: u64, steps in prop::collection::vec(step(), 0..6)) {
         let node = SeedTree::from_u64(seed).follow(&steps);
         let again = SeedTree::from_u64(seed).descend(&node.path()).unwrap();
-        prop_assert_eq!(again.steps(), steps);
+        prop_assert_eq!(again.segments(), steps);
         prop_assert_eq!(again.key(), node.key());
     }
 

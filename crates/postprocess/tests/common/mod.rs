@@ -4,13 +4,13 @@
 use std::cmp::Ordering;
 use std::num::NonZeroU64;
 
-use lockstep_postprocess::{iou, normalize, BBox};
+use lockstep_postprocess::{iou, normalize, BBox, ClassId};
 use lockstep_seeding::SeedTree;
 
 /// `n` boxes clustered around a few objects (so NMS has work to do), some with flipped
 /// corners, some degenerate; scores drawn from `levels` distinct values when `levels`
 /// is small (forcing ties), else continuous.
-pub fn clustered(seed: u64, n: usize, levels: u64) -> (Vec<BBox>, Vec<f32>, Vec<u32>) {
+pub fn clustered(seed: u64, n: usize, levels: u64) -> (Vec<BBox>, Vec<f32>, Vec<ClassId>) {
     let node = SeedTree::from_u64(seed).child("clustered");
     let mut rng = node.rng();
     let objects = 1 + (n as u64) / 8;
@@ -33,10 +33,10 @@ pub fn clustered(seed: u64, n: usize, levels: u64) -> (Vec<BBox>, Vec<f32>, Vec<
         let y1 = y + jitter(&mut rng);
         let x2 = x + s + jitter(&mut rng);
         let y2 = y + s + jitter(&mut rng);
-        let mut b = [x1, y1, x2, y2];
+        let mut b = BBox::new(x1, y1, x2, y2);
         match rng.below(NonZeroU64::new(16).unwrap()) {
-            0 => b = [x2, y2, x1, y1],                            // flipped corners
-            1 => b = [x1, y1, x1, y2],                            // zero width
+            0 => b = BBox::new(x2, y2, x1, y1), // flipped corners
+            1 => b = BBox::new(x1, y1, x1, y2), // zero width
             2 if !boxes.is_empty() => b = boxes[boxes.len() - 1], // exact duplicate
             _ => {}
         }
@@ -47,7 +47,7 @@ pub fn clustered(seed: u64, n: usize, levels: u64) -> (Vec<BBox>, Vec<f32>, Vec<
             rng.unit_f32()
         };
         scores.push(score);
-        classes.push(rng.below(NonZeroU64::new(3).unwrap()) as u32);
+        classes.push(ClassId(rng.below(NonZeroU64::new(3).unwrap()) as u32));
     }
     (boxes, scores, classes)
 }
@@ -64,10 +64,13 @@ pub fn permutation(seed: u64, n: usize) -> Vec<usize> {
 }
 
 /// The canonical order written out independently of the library.
-pub fn reference_order(boxes: &[BBox], scores: &[f32], classes: &[u32]) -> Vec<usize> {
+pub fn reference_order(boxes: &[BBox], scores: &[f32], classes: &[ClassId]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_by(|&a, &b| {
-        let (na, nb) = (normalize(boxes[a]), normalize(boxes[b]));
+        let (na, nb) = (
+            normalize(boxes[a]).to_array(),
+            normalize(boxes[b]).to_array(),
+        );
         let sa = f64::from(scores[a]) + 0.0;
         let sb = f64::from(scores[b]) + 0.0;
         sb.total_cmp(&sa)
@@ -87,7 +90,7 @@ pub fn reference_order(boxes: &[BBox], scores: &[f32], classes: &[u32]) -> Vec<u
 /// Textbook greedy NMS: visit in order, keep a box unless a kept box overlaps it with
 /// IoU > t. O(n^2).
 pub fn reference_nms(boxes: &[BBox], scores: &[f32], t: f64) -> Vec<usize> {
-    let classes = vec![0; boxes.len()];
+    let classes = vec![ClassId(0); boxes.len()];
     let mut kept: Vec<usize> = Vec::new();
     for i in reference_order(boxes, scores, &classes) {
         if kept
@@ -103,6 +106,11 @@ pub fn reference_nms(boxes: &[BBox], scores: &[f32], t: f64) -> Vec<usize> {
 /// The (box bits, score bits) of the given indices, to compare results across permutations.
 pub fn identity(boxes: &[BBox], scores: &[f32], idx: &[usize]) -> Vec<([u32; 4], u32)> {
     idx.iter()
-        .map(|&i| (normalize(boxes[i]).map(f32::to_bits), scores[i].to_bits()))
+        .map(|&i| {
+            (
+                normalize(boxes[i]).to_array().map(f32::to_bits),
+                scores[i].to_bits(),
+            )
+        })
         .collect()
 }
