@@ -5,33 +5,30 @@
 //! Threads: `LOCKSTEP_BENCH_THREADS` (default 2); the peer reads the same variable.
 
 use lockstep_benchkit::Suite;
+use lockstep_nn::images::shapes_batch;
 use lockstep_nn::models::detector::build_targets;
-use lockstep_nn::synthetic::shapes_batch;
 use lockstep_nn::{
-    Batch, DetectorConfig, DeterminismConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig,
+    Batch, DetectorConfig, DeterminismConfig, DeterminismMode as Mode, LrSchedule, OptimizerConfig,
     ProgressMode, TinyDetector, TraceOptions, TrainConfig, Trainer,
 };
 use lockstep_seeding::SeedTree;
 
 const BATCH: u64 = 32;
 
-fn trainer(mode: Mode, threads: usize) -> Trainer<TinyDetector> {
-    let config = TrainConfig {
-        steps: u64::MAX,
-        batch_size: BATCH as i64,
-        schedule: LrSchedule::Constant { base: 1e-3 },
-        optimizer: OptimizerConfig::AdamW {
+fn trainer(mode: Mode, threads: u32) -> Trainer<TinyDetector> {
+    let config = TrainConfig::default()
+        .with_steps(u64::MAX)
+        .with_batch_size(BATCH)
+        .with_schedule(LrSchedule::Constant { base: 1e-3 })
+        .with_optimizer(OptimizerConfig::AdamW {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 1e-4,
-        },
-        device: DeviceConfig::Cpu,
-        threads,
-        mode,
-        cpu_capability: None,
-        nan_guard: false,
-    };
+        })
+        .with_threads(threads)
+        .with_mode(mode)
+        .with_nan_guard(false);
     let det = DetectorConfig::default();
     let mut t = Trainer::new(config, SeedTree::from_u64(1).child("bench"), |vs| {
         TinyDetector::new(vs, &det)
@@ -42,14 +39,14 @@ fn trainer(mode: Mode, threads: usize) -> Trainer<TinyDetector> {
 }
 
 fn main() {
-    let threads: usize = std::env::var("LOCKSTEP_BENCH_THREADS")
+    let threads: u32 = std::env::var("LOCKSTEP_BENCH_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let suite = Suite::new("nn");
     let det = DetectorConfig::default();
     let (images, objects) =
-        shapes_batch(&SeedTree::from_u64(9), 0, BATCH, det.image_size as u32).expect("data");
+        shapes_batch(&SeedTree::from_u64(9), 0, BATCH, det.image_size).expect("data");
     let targets = build_targets(&objects, &det).expect("targets");
     // The same fixed batch every step; two sources, so two trainers can step in turn.
     let fixed = |_k: u64| {
@@ -69,9 +66,8 @@ fn main() {
         }
     };
     let apply = |mode: Mode| {
-        let mut config = DeterminismConfig::strict(threads);
-        config.mode = mode;
-        lockstep_nn::enable(&config).expect("determinism switch");
+        let config = DeterminismConfig::strict(threads).with_mode(mode);
+        lockstep_nn::determinism::enable(&config).expect("determinism switch");
     };
     let mut strict = trainer(Mode::Strict, threads);
     let mut default = trainer(Mode::Default, threads);

@@ -5,52 +5,49 @@
 use std::num::NonZeroU64;
 use std::time::Instant;
 
+use lockstep_nn::images::shapes_batch;
 use lockstep_nn::models::detector::build_targets;
-use lockstep_nn::synthetic::shapes_batch;
 use lockstep_nn::tch::{Kind, Tensor};
 use lockstep_nn::{
-    Batch, DetectorConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig, TinyDetector,
-    TrainConfig, Trainer,
+    Batch, DetectorConfig, LrSchedule, OptimizerConfig, TinyDetector, TrainConfig, Trainer,
 };
 use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
 use lockstep_seeding::SeedTree;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // lockstep-nn only checks what cuBLAS reads; a binary sets it before anything runs.
+    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+    }
     let args: Vec<String> = std::env::args().collect();
     let epochs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(15);
-    let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
+    let threads: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     let (train_n, val_n, batch) = (2000u64, 300u64, 32u64);
     let root = SeedTree::from_u64(2024);
     let det = DetectorConfig::default();
     let t0 = Instant::now();
-    let (images, objects) = shapes_batch(&root.child("train"), 0, train_n, det.image_size as u32)?;
+    let (images, objects) = shapes_batch(&root.child("train"), 0, train_n, det.image_size)?;
     let targets = build_targets(&objects, &det)?;
-    let (val_images, val_objects) =
-        shapes_batch(&root.child("val"), 0, val_n, det.image_size as u32)?;
+    let (val_images, val_objects) = shapes_batch(&root.child("val"), 0, val_n, det.image_size)?;
     eprintln!("data in {:.1}s", t0.elapsed().as_secs_f64());
     let steps_per_epoch = train_n.div_ceil(batch);
     let steps = TrainConfig::steps_for_epochs(epochs, train_n, batch);
-    let config = TrainConfig {
-        steps,
-        batch_size: batch as i64,
-        schedule: LrSchedule::Cosine {
+    let config = TrainConfig::default()
+        .with_steps(steps)
+        .with_batch_size(batch)
+        .with_schedule(LrSchedule::Cosine {
             base: 3e-3,
             min: 3e-5,
             warmup: 50,
             total: steps,
-        },
-        optimizer: OptimizerConfig::AdamW {
+        })
+        .with_optimizer(OptimizerConfig::AdamW {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 1e-4,
-        },
-        device: DeviceConfig::Cpu,
-        threads,
-        mode: Mode::Strict,
-        cpu_capability: None,
-        nan_guard: true,
-    };
+        })
+        .with_threads(threads);
     let run = root.child("run");
     let mut trainer = Trainer::new(config, run.clone(), |vs| TinyDetector::new(vs, &det))?;
     // Sampler: a fresh permutation per epoch from the seed tree.

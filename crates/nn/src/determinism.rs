@@ -8,8 +8,10 @@
 //! - TF32 off for cuBLAS, cuDNN and oneDNN;
 //! - uninitialised memory filled (so `empty` tensors have defined contents);
 //! - the intra-op thread count, which changes CPU results (see docs/reproducibility.md);
-//! - `CUBLAS_WORKSPACE_CONFIG=:4096:8`, which cuBLAS reads once, when CUDA starts: if
-//!   CUDA has already started without it, the switch refuses.
+//! - it checks `CUBLAS_WORKSPACE_CONFIG` (`:4096:8` or `:16:8`), which cuBLAS reads once,
+//!   when CUDA starts: on a libtorch with CUDA, an unset or other value is refused with
+//!   an error naming the variable and the value. The switch never sets it (a library
+//!   does not change the process environment): binaries set it at start.
 //!
 //! [`Mode::Default`] restores libtorch's own defaults, for measuring what determinism
 //! costs.
@@ -21,13 +23,14 @@ use crate::shim;
 
 /// The environment variable cuBLAS reads for its workspace configuration.
 pub const CUBLAS_WORKSPACE_CONFIG: &str = "CUBLAS_WORKSPACE_CONFIG";
-/// The value the switch sets when the variable is unset.
+/// The value to set (binaries set it at start; the switch only checks it).
 pub const CUBLAS_WORKSPACE_VALUE: &str = ":4096:8";
 const CUBLAS_DETERMINISTIC_VALUES: &[&str] = &[":4096:8", ":16:8"];
 
-/// How strict the switch is.
+/// How strict the switch is (re-exported at the crate root as `DeterminismMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Mode {
     /// Deterministic everything; an op without a deterministic kernel is an error.
     Strict,
@@ -41,6 +44,7 @@ pub enum Mode {
 /// levels, so pinning it is part of getting equal bits across machines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CpuCapability {
     /// Plain, unvectorised kernels: the level every x86-64 machine can run.
     Default,
@@ -74,21 +78,40 @@ impl CpuCapability {
     }
 }
 
-/// What the switch is asked to do.
+/// What the switch is asked to do: [`Default`] is strict mode with 1 intra-op thread
+/// and no pinned dispatch level; change it with the `with_*` setters.
+///
+/// ```
+/// use lockstep_nn::determinism::{DeterminismConfig, Mode};
+///
+/// let config = DeterminismConfig::default().with_intra_op_threads(2).with_mode(Mode::WarnOnly);
+/// config.validate()?;
+/// assert_eq!(config, DeterminismConfig::strict(2).with_mode(Mode::WarnOnly));
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "DeterminismConfigFields")]
+#[non_exhaustive]
 pub struct DeterminismConfig {
     /// How strict.
     pub mode: Mode,
     /// libtorch's intra-op thread count (at least 1). Part of every fingerprint, since
-    /// CPU results differ between thread counts.
-    pub intra_op_threads: usize,
+    /// CPU results differ between thread counts. The one thread setting of lockstep-nn
+    /// ([`crate::TrainConfig`] holds a `DeterminismConfig`).
+    pub intra_op_threads: u32,
     /// When set, the switch refuses to run at any other CPU dispatch level.
     pub cpu_capability: Option<CpuCapability>,
 }
 
+impl Default for DeterminismConfig {
+    fn default() -> Self {
+        Self::strict(1)
+    }
+}
+
 impl DeterminismConfig {
     /// Strict mode with `threads` intra-op threads.
-    pub fn strict(threads: usize) -> Self {
+    pub fn strict(threads: u32) -> Self {
         Self {
             mode: Mode::Strict,
             intra_op_threads: threads,
@@ -97,16 +120,72 @@ impl DeterminismConfig {
     }
 
     /// libtorch's default mode with `threads` intra-op threads.
-    pub fn default_mode(threads: usize) -> Self {
+    pub fn default_mode(threads: u32) -> Self {
         Self {
             mode: Mode::Default,
             ..Self::strict(threads)
         }
     }
+
+    /// Sets [`Self::mode`].
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`Self::intra_op_threads`].
+    pub fn with_intra_op_threads(mut self, threads: u32) -> Self {
+        self.intra_op_threads = threads;
+        self
+    }
+
+    /// Sets [`Self::cpu_capability`].
+    pub fn with_cpu_capability(mut self, level: Option<CpuCapability>) -> Self {
+        self.cpu_capability = level;
+        self
+    }
+
+    /// Checks the values: at least 1 thread, and no more than libtorch takes (`i32`).
+    pub fn validate(&self) -> Result<()> {
+        self.threads_i32().map(|_| ())
+    }
+
+    fn threads_i32(&self) -> Result<i32> {
+        i32::try_from(self.intra_op_threads)
+            .ok()
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| Error::InvalidConfig {
+                what: "intra_op_threads",
+                value: self.intra_op_threads.to_string(),
+            })
+    }
+}
+
+/// The serialised form of [`DeterminismConfig`]; deserialising validates it.
+#[derive(Deserialize)]
+struct DeterminismConfigFields {
+    mode: Mode,
+    intra_op_threads: u32,
+    #[serde(default)]
+    cpu_capability: Option<CpuCapability>,
+}
+
+impl TryFrom<DeterminismConfigFields> for DeterminismConfig {
+    type Error = Error;
+    fn try_from(f: DeterminismConfigFields) -> Result<Self> {
+        let c = Self {
+            mode: f.mode,
+            intra_op_threads: f.intra_op_threads,
+            cpu_capability: f.cpu_capability,
+        };
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 /// CUDA as libtorch sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CudaInfo {
     /// Visible devices.
     pub devices: u32,
@@ -120,6 +199,7 @@ pub struct CudaInfo {
 
 /// The settings in effect, read back from libtorch, plus versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DeterminismReport {
     /// `at::globalContext().deterministicAlgorithms()`.
     pub deterministic_algorithms: bool,
@@ -140,7 +220,7 @@ pub struct DeterminismReport {
     /// Uninitialised memory filled.
     pub fill_uninitialized_memory: bool,
     /// libtorch's intra-op thread count.
-    pub intra_op_threads: usize,
+    pub intra_op_threads: u32,
     /// The CPU kernel dispatch level.
     pub cpu_capability: CpuCapability,
     /// `CUBLAS_WORKSPACE_CONFIG` in this process's environment.
@@ -164,6 +244,12 @@ impl DeterminismReport {
 }
 
 /// Reads the settings in effect.
+///
+/// ```no_run
+/// let now = lockstep_nn::determinism::report()?;
+/// println!("{} threads at {:?}", now.intra_op_threads, now.cpu_capability);
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
 pub fn report() -> Result<DeterminismReport> {
     let raw = shim::read()?;
     Ok(DeterminismReport {
@@ -176,7 +262,8 @@ pub fn report() -> Result<DeterminismReport> {
         allow_tf32_onednn: raw.allow_tf32_onednn != 0,
         mkldnn_deterministic: raw.mkldnn_deterministic != 0,
         fill_uninitialized_memory: raw.fill_uninitialized_memory != 0,
-        intra_op_threads: usize::try_from(raw.intra_op_threads).unwrap_or(0),
+        // libtorch never reports a negative count; 0 would fail every comparison.
+        intra_op_threads: u32::try_from(raw.intra_op_threads).unwrap_or(0),
         cpu_capability: CpuCapability::from_name(&shim::cpu_capability()?),
         cublas_workspace_config: std::env::var(CUBLAS_WORKSPACE_CONFIG).ok(),
         libtorch_version: shim::torch_version(),
@@ -193,14 +280,18 @@ pub fn report() -> Result<DeterminismReport> {
 
 /// Applies `config` and returns the settings read back. Fails, naming the setting, if
 /// any of them did not take effect.
+///
+/// ```no_run
+/// use lockstep_nn::determinism::{self, DeterminismConfig};
+///
+/// // A binary sets what cuBLAS reads before anything starts CUDA; the switch only checks.
+/// std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+/// let report = determinism::enable(&DeterminismConfig::strict(1))?;
+/// assert!(report.is_deterministic());
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
 pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
-    let threads = i32::try_from(config.intra_op_threads)
-        .ok()
-        .filter(|&t| t >= 1)
-        .ok_or_else(|| Error::InvalidConfig {
-            what: "intra_op_threads",
-            value: config.intra_op_threads.to_string(),
-        })?;
+    let threads = config.threads_i32()?;
     let before = report()?;
     if let Some(wanted) = &config.cpu_capability {
         if *wanted != before.cpu_capability {
@@ -212,7 +303,10 @@ pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
         }
     }
     if config.mode != Mode::Default {
-        ensure_cublas_workspace(before.cuda.as_ref().is_some_and(|c| c.started))?;
+        check_cublas_workspace(
+            before.cuda.is_some(),
+            before.cuda.as_ref().is_some_and(|c| c.started),
+        )?;
     }
     let mode = match config.mode {
         Mode::Default => 0,
@@ -264,28 +358,32 @@ pub fn enable(config: &DeterminismConfig) -> Result<DeterminismReport> {
     Ok(after)
 }
 
-/// Makes sure cuBLAS will be deterministic: the variable is set to a deterministic
-/// value, or is unset and CUDA has not started (then it is set here).
-fn ensure_cublas_workspace(cuda_started: bool) -> Result<()> {
+/// Checks that cuBLAS will be deterministic: on a libtorch with CUDA, the variable must
+/// hold a deterministic value. The switch never sets it: changing the environment of a
+/// running process races with every thread that reads it (C `getenv`), so the binary
+/// sets it first thing in `main`, or the user in the shell.
+fn check_cublas_workspace(has_cuda: bool, cuda_started: bool) -> Result<()> {
     let value = std::env::var(CUBLAS_WORKSPACE_CONFIG).ok();
-    if cublas_workspace_needs_setting(value.as_deref(), cuda_started)? {
-        // Before CUDA starts, nothing has read the variable yet. Setting it from a
-        // multi-threaded process is racy with C `getenv`, so binaries that train
-        // should call the switch first thing in `main` (lockstep-repro does).
-        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
-    }
-    Ok(())
+    cublas_workspace_check(value.as_deref(), has_cuda, cuda_started)
 }
 
-/// The decision of [`ensure_cublas_workspace`], apart from the environment: whether the
-/// variable must be set now, or why the switch comes too late (cuBLAS reads the variable
-/// once, when CUDA starts, so a context that exists already has read it unset).
-fn cublas_workspace_needs_setting(value: Option<&str>, cuda_started: bool) -> Result<bool> {
+/// The decision of [`check_cublas_workspace`], apart from the environment. cuBLAS reads
+/// the variable once, when CUDA starts; without CUDA nothing reads it.
+fn cublas_workspace_check(value: Option<&str>, has_cuda: bool, cuda_started: bool) -> Result<()> {
     match value {
-        Some(v) if CUBLAS_DETERMINISTIC_VALUES.contains(&v) => Ok(false),
+        Some(v) if CUBLAS_DETERMINISTIC_VALUES.contains(&v) => Ok(()),
         Some(v) => Err(Error::BadCublasWorkspaceConfig { value: v.into() }),
-        None if cuda_started => Err(Error::CudaStartedWithoutWorkspaceConfig),
-        None => Ok(true),
+        None if !has_cuda => Ok(()),
+        None => Err(Error::EnvironmentVariableRequired {
+            variable: CUBLAS_WORKSPACE_CONFIG,
+            value: CUBLAS_WORKSPACE_VALUE,
+            reason: if cuda_started {
+                "CUDA has already started, and cuBLAS read the variable unset, so its \
+                 results may differ between runs for the rest of this process"
+            } else {
+                "deterministic cuBLAS needs it, and cuBLAS reads it once, when CUDA starts"
+            },
+        }),
     }
 }
 
@@ -374,23 +472,22 @@ mod tests {
     }
 
     #[test]
-    fn the_switch_refuses_once_cuda_has_started_without_the_workspace_config() {
-        assert!(matches!(
-            cublas_workspace_needs_setting(None, true),
-            Err(Error::CudaStartedWithoutWorkspaceConfig)
-        ));
-        assert!(matches!(
-            cublas_workspace_needs_setting(None, false),
-            Ok(true)
-        ));
+    fn the_switch_names_the_variable_when_cuda_needs_it_and_never_sets_it() {
+        for started in [false, true] {
+            match cublas_workspace_check(None, true, started) {
+                Err(Error::EnvironmentVariableRequired {
+                    variable, value, ..
+                }) => assert_eq!((variable, value), ("CUBLAS_WORKSPACE_CONFIG", ":4096:8")),
+                other => panic!("cuda started {started}: {other:?}"),
+            }
+        }
+        // Without CUDA nothing reads it.
+        assert!(cublas_workspace_check(None, false, false).is_ok());
         for good in [":4096:8", ":16:8"] {
-            assert!(matches!(
-                cublas_workspace_needs_setting(Some(good), true),
-                Ok(false)
-            ));
+            assert!(cublas_workspace_check(Some(good), true, true).is_ok());
         }
         assert!(matches!(
-            cublas_workspace_needs_setting(Some(":0:0"), false),
+            cublas_workspace_check(Some(":0:0"), true, false),
             Err(Error::BadCublasWorkspaceConfig { value }) if value == ":0:0"
         ));
     }

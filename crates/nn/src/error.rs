@@ -2,8 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::trace::Phase;
+
 /// Everything that can go wrong in `lockstep-nn`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A tensor operation failed inside libtorch. (`From<tch::TchError>` lives in
     /// `determinism`: it turns libtorch's "no deterministic implementation" alert into
@@ -46,20 +49,32 @@ pub enum Error {
         step: u64,
     },
     /// The batch source failed.
-    #[error("step {step}: the batch source failed: {message}")]
+    #[error("step {step}: the batch source failed: {source}")]
     BatchSource {
         /// The step the batch was for.
         step: u64,
-        /// The source's message.
-        message: String,
+        /// The source's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A batch source's checkpointed state that it cannot take back (another kind of
+    /// source wrote it, or it does not fit this source's configuration).
+    #[error("the batch source cannot restore the checkpoint's state: {reason}")]
+    BadSourceState {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error of the user's own code (a [`crate::BatchSource`] or a model builder),
+    /// passed through unchanged; see [`Error::wrap`].
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
     /// The NaN guard found a non-finite value.
     #[error("step {step}: non-finite value in {phase} tensor `{tensor}`")]
     NonFinite {
         /// The step.
         step: u64,
-        /// `loss` or `backward`.
-        phase: &'static str,
+        /// [`Phase::Loss`] or [`Phase::Backward`].
+        phase: Phase,
         /// The tensor's name (`loss`, or the parameter whose gradient it is).
         tensor: String,
     },
@@ -179,14 +194,21 @@ pub enum Error {
         /// libtorch's message.
         message: String,
     },
-    /// CUDA started before `CUBLAS_WORKSPACE_CONFIG` was set, so cuBLAS has already read
-    /// it and may be nondeterministic for the rest of the process.
+    /// An environment variable the determinism switch needs is unset. The library never
+    /// sets it (that would race with other threads): the binary sets it at start, or
+    /// the user in the shell.
     #[error(
-        "CUDA has already started without CUBLAS_WORKSPACE_CONFIG; set \
-         CUBLAS_WORKSPACE_CONFIG=:4096:8 in the environment before the process starts, \
-         or enable the determinism switch before any CUDA work"
+        "{variable} is not set; {reason}: set {variable}={value} in the environment \
+         before the process starts (a binary can set it first thing in `main`)"
     )]
-    CudaStartedWithoutWorkspaceConfig,
+    EnvironmentVariableRequired {
+        /// The variable (`CUBLAS_WORKSPACE_CONFIG`).
+        variable: &'static str,
+        /// The value to set.
+        value: &'static str,
+        /// Why it is needed.
+        reason: &'static str,
+    },
     /// `CUBLAS_WORKSPACE_CONFIG` holds a value that does not make cuBLAS deterministic.
     #[error(
         "CUBLAS_WORKSPACE_CONFIG is `{value}`; deterministic cuBLAS needs `:4096:8` or `:16:8`"
@@ -226,6 +248,19 @@ pub enum Error {
         /// The value of `ATEN_CPU_CAPABILITY` that selects `wanted`.
         wanted_env: String,
     },
+}
+
+impl Error {
+    /// Wraps an error of the user's own code (a [`crate::BatchSource`]'s I/O or decode
+    /// error, say) so it passes through lockstep-nn with its `source()` chain intact.
+    ///
+    /// ```
+    /// let e = lockstep_nn::Error::wrap(std::io::Error::other("disk gone"));
+    /// assert_eq!(e.to_string(), "disk gone");
+    /// ```
+    pub fn wrap(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other(Box::new(error))
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -1,15 +1,4 @@
-//! Deterministic training with libtorch through `tch`.
-//!
-//! - [`determinism::enable`]: the switch that turns on every libtorch setting
-//!   reproducible training needs and reports what is in effect.
-//! - [`reseed`]: libtorch's generator is reseeded from the seed tree before model init
-//!   (`<run>/init`) and before every step (`<run>/step[k]`), so no generator state is
-//!   ever saved or carried.
-//! - [`models`]: [`TinyDetector`] (a grid detector) and [`SmallCnn`] (a classifier).
-//! - [`optim`]: SGD and AdamW over tensor ops, with state we save.
-//! - [`Trainer`]: steps, schedules, progress, checkpoints ([`checkpoint`]) and resume.
-//! - [`fingerprint`] and [`trace`]: BLAKE3 fingerprints of tensors and models, a
-//!   per-step trace, and [`trace::compare`] to name the first divergence.
+#![doc = include_str!("../README.md")]
 //!
 //! Portability: results are bitwise equal across runs and processes on one machine with
 //! the same thread count, CPU dispatch level and libtorch; they differ across thread
@@ -22,6 +11,7 @@ pub mod checkpoint;
 pub mod determinism;
 mod error;
 pub mod fingerprint;
+pub mod images;
 pub mod models;
 pub mod optim;
 pub mod progress;
@@ -29,20 +19,24 @@ pub mod reseed;
 mod safetensors_io;
 pub mod schedule;
 mod shim;
-pub mod synthetic;
+pub mod source;
 pub mod trace;
 pub mod trainer;
 
-pub use batch::{Batch, BatchSource};
-pub use determinism::{enable, report, DeterminismConfig, DeterminismReport, Mode};
+pub use batch::{Batch, BatchSource, SourceState};
+pub use determinism::{
+    CpuCapability, DeterminismConfig, DeterminismReport, Mode as DeterminismMode,
+};
 pub use error::{Error, Result};
 pub use fingerprint::{model_fingerprint, tensor_fingerprint, Fingerprint};
+pub use lockstep_core::{BBox, ClassId, LabeledBox};
 pub use models::classifier::{ClassifierConfig, SmallCnn};
-pub use models::detector::{build_targets, DetectorConfig, ObjectBox, TinyDetector};
+pub use models::detector::{build_targets, DetectorConfig, TinyDetector};
 pub use models::Model;
 pub use optim::{Optimizer, OptimizerConfig};
 pub use progress::ProgressMode;
 pub use schedule::LrSchedule;
+pub use source::{LabeledImage, SamplerSource};
 pub use tch;
-pub use trace::{compare, Divergence, Phase, TraceOptions};
-pub use trainer::{DeviceConfig, ResumeOptions, TrainConfig, Trainer};
+pub use trace::{Divergence, Phase, TraceOptions};
+pub use trainer::{DeviceConfig, ResumeOptions, StepEnd, TrainConfig, Trainer};

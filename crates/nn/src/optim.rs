@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 /// schedule).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
+#[non_exhaustive]
 pub enum OptimizerConfig {
     /// Stochastic gradient descent with momentum and (coupled, L2) weight decay.
     Sgd {

@@ -5,12 +5,16 @@
 //! `<run>/init`, and before step `k` from `<run>/step[k]`. The state at any step is then
 //! a pure function of the seed path and `k`, so a checkpoint needs no generator state.
 //!
+//! [`with_init_generator`] and [`with_step_generator`] take the named key levels of
+//! `lockstep_seeding` ([`RunKey`], [`StepKey`]), so a step cannot be seeded from a
+//! sample's key by mistake.
+//!
 //! The `i64` seed of a node is the first 8 bytes of its 32-byte key, read little-endian,
 //! with the top bit cleared (so it is non-negative, 63 bits): [`torch_seed`].
 
 use std::sync::{Mutex, MutexGuard};
 
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{RunKey, SeedTree, StepKey};
 
 /// Serialises every use of libtorch's global generator in this process (init and
 /// training steps): two trainers on two threads would otherwise draw from each other's
@@ -27,8 +31,9 @@ pub fn torch_seed(node: &SeedTree) -> i64 {
     i64::try_from(masked).unwrap_or(0)
 }
 
-/// Seeds the CPU generator and every CUDA device's generator from `node`.
-pub fn reseed(node: &SeedTree) {
+/// Seeds the CPU generator and every CUDA device's generator from `node`. Private: a
+/// caller outside the generator lock would race with a training step on another thread.
+fn reseed(node: &SeedTree) {
     let seed = torch_seed(node);
     tch::manual_seed(seed);
     if tch::Cuda::is_available() {
@@ -38,7 +43,7 @@ pub fn reseed(node: &SeedTree) {
 
 /// Holds the process-wide generator lock until dropped. A poisoned lock is taken over:
 /// the guarded data is `()`, and every holder reseeds before drawing.
-pub fn lock_generator() -> MutexGuard<'static, ()> {
+fn lock_generator() -> MutexGuard<'static, ()> {
     GENERATOR
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -46,10 +51,40 @@ pub fn lock_generator() -> MutexGuard<'static, ()> {
 
 /// Seeds the generators from `node` and returns the lock that keeps other threads from
 /// drawing until the caller is done.
-pub fn reseed_locked(node: &SeedTree) -> MutexGuard<'static, ()> {
+pub(crate) fn reseed_locked(node: &SeedTree) -> MutexGuard<'static, ()> {
     let guard = lock_generator();
     reseed(node);
     guard
+}
+
+/// Runs `f` (model construction) with libtorch's generators seeded from `<run>/init`,
+/// holding the process-wide generator lock, as [`crate::Trainer::new`] does.
+///
+/// ```no_run
+/// use lockstep_nn::reseed::with_init_generator;
+/// use lockstep_seeding::{RunKey, SeedTree};
+///
+/// let run = RunKey::new(SeedTree::from_u64(7).child("run"));
+/// let w = with_init_generator(&run, || lockstep_nn::tch::Tensor::randn([4], lockstep_nn::tch::kind::FLOAT_CPU));
+/// ```
+pub fn with_init_generator<T>(run: &RunKey, f: impl FnOnce() -> T) -> T {
+    let _guard = reseed_locked(&run.init());
+    f()
+}
+
+/// Runs `f` (the draws of step `k`, such as dropout) with libtorch's generators seeded
+/// from `<run>/step[k]`, holding the process-wide generator lock.
+///
+/// ```no_run
+/// use lockstep_nn::reseed::with_step_generator;
+/// use lockstep_seeding::{RunKey, SeedTree};
+///
+/// let run = RunKey::new(SeedTree::from_u64(7).child("run"));
+/// let mask = with_step_generator(&run.step(3), || lockstep_nn::tch::Tensor::rand([4], lockstep_nn::tch::kind::FLOAT_CPU));
+/// ```
+pub fn with_step_generator<T>(step: &StepKey, f: impl FnOnce() -> T) -> T {
+    let _guard = reseed_locked(step);
+    f()
 }
 
 #[cfg(test)]
@@ -74,6 +109,21 @@ mod tests {
             ],
             "pinned values"
         );
+    }
+
+    #[test]
+    fn the_named_levels_seed_exactly_the_old_paths() {
+        let run = RunKey::new(SeedTree::from_u64(7));
+        assert_eq!(torch_seed(&run.init()), 3311273587106326963);
+        assert_eq!(torch_seed(&run.step(1)), 3332445416879272006);
+        let a = with_step_generator(&run.step(2), || {
+            tch::Tensor::rand([8], (tch::Kind::Float, tch::Device::Cpu))
+        });
+        let b = {
+            let _g = reseed_locked(&SeedTree::from_u64(7).child_index("step", 2));
+            tch::Tensor::rand([8], (tch::Kind::Float, tch::Device::Cpu))
+        };
+        assert!(a.equal(&b));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 /// How the learning rate moves with the step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
+#[non_exhaustive]
 pub enum LrSchedule {
     /// `base` at every step.
     Constant {

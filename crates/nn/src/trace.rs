@@ -20,6 +20,7 @@ use crate::fingerprint::{kind_name, tensor_fingerprint, Fingerprint};
 /// Where in a step a tensor was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Phase {
     /// The batch the step trained on.
     Batch,
@@ -69,12 +70,31 @@ pub struct TraceRecord {
     pub values: Option<Vec<f64>>,
 }
 
-/// What trace mode keeps.
+/// What trace mode keeps: [`Default`] keeps values of tensors up to 256 elements.
+///
+/// ```
+/// let options = lockstep_nn::TraceOptions::default().with_keep_values_up_to(0);
+/// assert_eq!(options.keep_values_up_to, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TraceOptions {
     /// Keep the values of tensors with at most this many elements (0: none), so
     /// [`compare`] can report a max abs difference for them.
     pub keep_values_up_to: u64,
+}
+
+impl TraceOptions {
+    /// Sets [`Self::keep_values_up_to`].
+    pub fn with_keep_values_up_to(mut self, elements: u64) -> Self {
+        self.keep_values_up_to = elements;
+        self
+    }
+
+    /// Checks the values (every value is valid; here for the one config style).
+    pub fn validate(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl Default for TraceOptions {

@@ -9,26 +9,28 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use lockstep_seeding::SeedTree;
+use lockstep_seeding::{RunKey, SeedTree};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
+use crate::batch::SourceState;
 use crate::batch::{Batch, BatchSource};
 use crate::checkpoint::{self, CheckpointWriter, Manifest};
-use crate::determinism::{self, CpuCapability, DeterminismConfig, DeterminismReport, Mode};
+use crate::determinism::{self, DeterminismConfig, DeterminismReport, Mode as DeterminismMode};
 use crate::error::{Error, Result};
 use crate::fingerprint::{model_fingerprint, optimizer_fingerprint, Fingerprint};
 use crate::models::Model;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::progress::{Progress, ProgressMode};
-use crate::reseed::reseed_locked;
+use crate::reseed::{reseed_locked, with_init_generator};
 use crate::schedule::LrSchedule;
 use crate::trace::{split_param, Phase, TraceOptions, TraceWriter};
 
 /// Where training runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum DeviceConfig {
     /// The CPU.
     Cpu,
@@ -56,27 +58,59 @@ impl DeviceConfig {
 
 /// Everything that decides the values training produces. Two runs with equal configs,
 /// seed nodes and batches produce equal bits (on one machine type).
+///
+/// Build it from [`Default`] with the `with_*` setters; [`Trainer::new`] and
+/// deserialisation call [`Self::validate`].
+///
+/// ```
+/// use lockstep_nn::{LrSchedule, OptimizerConfig, TrainConfig};
+///
+/// let config = TrainConfig::default()
+///     .with_steps(945)
+///     .with_batch_size(32)
+///     .with_schedule(LrSchedule::Cosine { base: 3e-3, min: 3e-5, warmup: 50, total: 945 })
+///     .with_optimizer(OptimizerConfig::adamw())
+///     .with_threads(2);
+/// config.validate()?;
+/// // A schedule that ends before the run does is refused.
+/// assert!(config.clone().with_steps(1000).validate().is_err());
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TrainConfigFields")]
+#[non_exhaustive]
 pub struct TrainConfig {
     /// Total training steps.
     pub steps: u64,
     /// Samples per batch (a batch may be smaller, never larger or empty).
-    pub batch_size: i64,
+    pub batch_size: u64,
     /// The learning-rate schedule.
     pub schedule: LrSchedule,
     /// The optimizer.
     pub optimizer: OptimizerConfig,
     /// Where to train.
     pub device: DeviceConfig,
-    /// libtorch intra-op threads (CPU results depend on it).
-    pub threads: usize,
-    /// The determinism switch's mode.
-    pub mode: Mode,
-    /// Pin the CPU dispatch level (refuse to run at another).
-    #[serde(default)]
-    pub cpu_capability: Option<CpuCapability>,
+    /// The determinism switch: mode, intra-op threads (CPU results depend on them) and
+    /// the pinned CPU dispatch level.
+    pub determinism: DeterminismConfig,
     /// Stop with [`Error::NonFinite`] when the loss or a gradient is NaN or infinite.
     pub nan_guard: bool,
+}
+
+impl Default for TrainConfig {
+    /// 1000 steps of 32 samples, AdamW at a constant 1e-3, on the CPU, strict mode with
+    /// 1 intra-op thread, NaN guard on.
+    fn default() -> Self {
+        Self {
+            steps: 1000,
+            batch_size: 32,
+            schedule: LrSchedule::Constant { base: 1e-3 },
+            optimizer: OptimizerConfig::adamw(),
+            device: DeviceConfig::Cpu,
+            determinism: DeterminismConfig::default(),
+            nan_guard: true,
+        }
+    }
 }
 
 impl TrainConfig {
@@ -86,15 +120,113 @@ impl TrainConfig {
         epochs * samples.div_ceil(batch_size.max(1))
     }
 
-    fn validate(&self) -> Result<()> {
-        if self.batch_size < 1 {
-            return Err(Error::InvalidConfig {
+    /// Sets [`Self::steps`].
+    pub fn with_steps(mut self, steps: u64) -> Self {
+        self.steps = steps;
+        self
+    }
+    /// Sets [`Self::batch_size`].
+    pub fn with_batch_size(mut self, batch_size: u64) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+    /// Sets [`Self::schedule`].
+    pub fn with_schedule(mut self, schedule: LrSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+    /// Sets [`Self::optimizer`].
+    pub fn with_optimizer(mut self, optimizer: OptimizerConfig) -> Self {
+        self.optimizer = optimizer;
+        self
+    }
+    /// Sets [`Self::device`].
+    pub fn with_device(mut self, device: DeviceConfig) -> Self {
+        self.device = device;
+        self
+    }
+    /// Sets [`Self::determinism`].
+    pub fn with_determinism(mut self, determinism: DeterminismConfig) -> Self {
+        self.determinism = determinism;
+        self
+    }
+    /// Sets the intra-op thread count (`determinism.intra_op_threads`).
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.determinism.intra_op_threads = threads;
+        self
+    }
+    /// Sets the determinism mode (`determinism.mode`).
+    pub fn with_mode(mut self, mode: DeterminismMode) -> Self {
+        self.determinism.mode = mode;
+        self
+    }
+    /// Sets [`Self::nan_guard`].
+    pub fn with_nan_guard(mut self, on: bool) -> Self {
+        self.nan_guard = on;
+        self
+    }
+
+    /// The batch size as tch counts it.
+    fn batch_size_i64(&self) -> Result<i64> {
+        i64::try_from(self.batch_size)
+            .ok()
+            .filter(|&b| b >= 1)
+            .ok_or_else(|| Error::InvalidConfig {
                 what: "batch_size",
                 value: self.batch_size.to_string(),
-            });
-        }
+            })
+    }
+
+    /// Checks every value, and the schedule against the run: a cosine schedule whose
+    /// `total` is below `steps` would end before training does (the rest of the run at
+    /// its final rate). A `total` above `steps` is accepted (a run stopped early on
+    /// purpose).
+    pub fn validate(&self) -> Result<()> {
+        self.batch_size_i64()?;
         self.schedule.validate()?;
-        self.optimizer.validate()
+        if let LrSchedule::Cosine { total, .. } = self.schedule {
+            if total < self.steps {
+                return Err(Error::InvalidConfig {
+                    what: "schedule.total",
+                    value: format!(
+                        "{total}, below the run's {} steps (the schedule would end before \
+                         training does)",
+                        self.steps
+                    ),
+                });
+            }
+        }
+        self.optimizer.validate()?;
+        self.determinism.validate()
+    }
+}
+
+/// The serialised form of [`TrainConfig`]; deserialising validates it.
+#[derive(Deserialize)]
+struct TrainConfigFields {
+    steps: u64,
+    batch_size: u64,
+    schedule: LrSchedule,
+    optimizer: OptimizerConfig,
+    device: DeviceConfig,
+    determinism: DeterminismConfig,
+    nan_guard: bool,
+}
+
+impl TryFrom<TrainConfigFields> for TrainConfig {
+    type Error = Error;
+    fn try_from(f: TrainConfigFields) -> Result<Self> {
+        let c = Self {
+            steps: f.steps,
+            batch_size: f.batch_size,
+            schedule: f.schedule,
+            optimizer: f.optimizer,
+            device: f.device,
+            determinism: f.determinism,
+            nan_guard: f.nan_guard,
+        };
+        c.validate()?;
+        Ok(c)
     }
 }
 
@@ -118,7 +250,7 @@ impl ResumeOptions {
     }
 
     /// Sets [`Self::allow_environment_change`].
-    pub fn allow_environment_change(mut self, allow: bool) -> Self {
+    pub fn with_allow_environment_change(mut self, allow: bool) -> Self {
         self.allow_environment_change = allow;
         self
     }
@@ -128,7 +260,7 @@ impl ResumeOptions {
 #[derive(Debug)]
 pub struct Trainer<M> {
     config: TrainConfig,
-    seed: SeedTree,
+    run: RunKey,
     device: Device,
     vs: VarStore,
     model: M,
@@ -146,23 +278,31 @@ pub struct Trainer<M> {
 
 impl<M: Model> Trainer<M> {
     /// Applies the determinism switch, then builds the model with libtorch's generator
-    /// seeded from `<seed>/init`.
+    /// seeded from `<seed>/init` (the seed node is the run's [`RunKey`]).
+    ///
+    /// ```no_run
+    /// use lockstep_nn::{ClassifierConfig, SmallCnn, TrainConfig, Trainer};
+    /// use lockstep_seeding::{RunKey, SeedTree};
+    ///
+    /// let cnn = ClassifierConfig::default();
+    /// let trainer = Trainer::new(
+    ///     TrainConfig::default().with_steps(100),
+    ///     SeedTree::from_u64(1).child("run"),
+    ///     |vs| SmallCnn::new(vs, &cnn),
+    /// )?;
+    /// assert_eq!(trainer.step(), 0);
+    /// # Ok::<(), lockstep_nn::Error>(())
+    /// ```
     pub fn new<F>(config: TrainConfig, seed: SeedTree, build: F) -> Result<Self>
     where
         F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
     {
         config.validate()?;
-        let report = determinism::enable(&DeterminismConfig {
-            mode: config.mode,
-            intra_op_threads: config.threads,
-            cpu_capability: config.cpu_capability.clone(),
-        })?;
+        let report = determinism::enable(&config.determinism)?;
         let device = config.device.device()?;
         let vs = VarStore::new(device);
-        let model = {
-            let _generator = reseed_locked(&seed.child("init"));
-            build(&vs.root())?
-        };
+        let run = RunKey::new(seed);
+        let model = with_init_generator(&run, || build(&vs.root()))?;
         let mut params: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
@@ -172,7 +312,7 @@ impl<M: Model> Trainer<M> {
         let optimizer = Optimizer::new(config.optimizer.clone())?;
         Ok(Self {
             config,
-            seed,
+            run,
             device,
             vs,
             model,
@@ -187,31 +327,69 @@ impl<M: Model> Trainer<M> {
         })
     }
 
-    /// Rebuilds the trainer from the checkpoint in `root` and returns it with the data
-    /// source state saved there. The seed node and config must equal the checkpoint's,
+    /// Rebuilds the trainer from the newest checkpoint in `root` and hands the batch
+    /// source state saved there back to `source` ([`BatchSource::restore`]), so training
+    /// continues where it stopped. The seed node and config must equal the checkpoint's,
     /// the checkpoint's tensors must fit the model exactly, and the CPU dispatch level,
     /// thread count and libtorch version must equal the checkpoint's (see
     /// [`ResumeOptions`] and [`Self::resume_with`]).
+    ///
+    /// ```no_run
+    /// use lockstep_nn::{Batch, ClassifierConfig, Result, SmallCnn, TrainConfig, Trainer};
+    /// use lockstep_seeding::{RunKey, SeedTree};
+    ///
+    /// let cnn = ClassifierConfig::default();
+    /// let mut source = |_step: u64| -> Result<Batch> { todo!("the batch of `step`") };
+    /// let mut trainer = Trainer::resume(
+    ///     TrainConfig::default().with_steps(100),
+    ///     SeedTree::from_u64(1).child("run"),
+    ///     |vs| SmallCnn::new(vs, &cnn),
+    ///     "ckpt".as_ref(),
+    ///     &mut source,
+    /// )?;
+    /// trainer.run(&mut source, 100)?;
+    /// # Ok::<(), lockstep_nn::Error>(())
+    /// ```
     pub fn resume<F>(
         config: TrainConfig,
         seed: SeedTree,
         build: F,
         root: &Path,
-    ) -> Result<(Self, serde_json::Value)>
+        source: &mut dyn BatchSource,
+    ) -> Result<Self>
     where
         F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
     {
-        Self::resume_with(config, seed, build, root, &ResumeOptions::default())
+        Self::resume_with(config, seed, build, root, source, &ResumeOptions::default())
     }
 
     /// As [`Self::resume`], with `options` saying what may differ.
+    ///
+    /// ```no_run
+    /// use lockstep_nn::{Batch, ClassifierConfig, Result, ResumeOptions, SmallCnn, TrainConfig, Trainer};
+    /// use lockstep_seeding::{RunKey, SeedTree};
+    ///
+    /// let cnn = ClassifierConfig::default();
+    /// let mut source = |_step: u64| -> Result<Batch> { todo!() };
+    /// let options = ResumeOptions::new().with_allow_environment_change(true);
+    /// let trainer = Trainer::resume_with(
+    ///     TrainConfig::default(),
+    ///     SeedTree::from_u64(1).child("run"),
+    ///     |vs| SmallCnn::new(vs, &cnn),
+    ///     "ckpt".as_ref(),
+    ///     &mut source,
+    ///     &options,
+    /// )?;
+    /// # Ok::<(), lockstep_nn::Error>(())
+    /// ```
     pub fn resume_with<F>(
         config: TrainConfig,
         seed: SeedTree,
         build: F,
         root: &Path,
+        source: &mut dyn BatchSource,
         options: &ResumeOptions,
-    ) -> Result<(Self, serde_json::Value)>
+    ) -> Result<Self>
     where
         F: FnOnce(&tch::nn::Path<'_>) -> Result<M>,
     {
@@ -219,11 +397,11 @@ impl<M: Model> Trainer<M> {
         let ckpt = checkpoint::read_latest(root, t.device)?;
         let m = &ckpt.manifest;
         check_counts(&ckpt)?;
-        if m.seed.key() != t.seed.key() {
+        if m.seed.key() != t.run.key() {
             return Err(Error::ConfigMismatch {
                 field: "seed".into(),
                 checkpoint: m.seed.path(),
-                current: t.seed.path(),
+                current: t.run.path(),
             });
         }
         let current = serde_json::to_value(&t.config).map_err(|e| Error::InvalidConfig {
@@ -246,7 +424,8 @@ impl<M: Model> Trainer<M> {
             .restore(m.optimizer_updates, ckpt.optimizer, &t.params)?;
         t.step = m.step;
         t.losses = m.losses.clone();
-        Ok((t, ckpt.manifest.sampler_state))
+        source.restore(&m.source_state)?;
+        Ok(t)
     }
 
     fn load_weights(&mut self, weights: &[(String, Tensor)]) -> Result<()> {
@@ -290,25 +469,28 @@ impl<M: Model> Trainer<M> {
     }
 
     /// Writes a checkpoint of the current state under `root` (see [`checkpoint`]), with
-    /// `sampler_state` stored as given.
-    pub fn save_checkpoint(
-        &self,
-        root: &Path,
-        sampler_state: serde_json::Value,
-    ) -> Result<PathBuf> {
+    /// the batch source's position `source_state` ([`BatchSource::state`]; inside
+    /// [`Self::run_with`], [`StepEnd::save_checkpoint`] fills it in).
+    ///
+    /// ```no_run
+    /// # fn f(t: &lockstep_nn::Trainer<lockstep_nn::SmallCnn>) -> lockstep_nn::Result<()> {
+    /// let dir = t.save_checkpoint("ckpt".as_ref(), lockstep_nn::SourceState::none())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn save_checkpoint(&self, root: &Path, source_state: SourceState) -> Result<PathBuf> {
         // The fingerprints, file entries and format are filled in by the writer from the
         // tensors it writes.
         let manifest = Manifest {
             format: checkpoint::FORMAT.to_string(),
             step: self.step,
             optimizer_updates: self.optimizer.updates(),
-            seed: self.seed.clone(),
-            seed_path: self.seed.path(),
+            seed: self.run.node().clone(),
+            seed_path: self.run.path(),
             config: serde_json::to_value(&self.config).map_err(|e| Error::InvalidConfig {
                 what: "config",
                 value: e.to_string(),
             })?,
-            sampler_state,
+            source_state,
             determinism: self.report.clone(),
             model_fingerprint: Fingerprint([0; 32]),
             optimizer_fingerprint: Fingerprint([0; 32]),
@@ -357,7 +539,7 @@ impl<M: Model> Trainer<M> {
         self.check_batch(k, &batch)?;
         let inputs = batch.inputs.f_to_device(self.device)?;
         let targets = batch.targets.f_to_device(self.device)?;
-        let _generator = reseed_locked(&self.seed.child_index("step", k));
+        let _generator = reseed_locked(&self.run.step(k));
         let trace = &mut self.trace;
         if let Some(tr) = trace.as_mut() {
             tr.record(k, Phase::Batch, "", "inputs", &inputs)?;
@@ -380,7 +562,7 @@ impl<M: Model> Trainer<M> {
         if self.config.nan_guard && !loss_value.is_finite() {
             return Err(Error::NonFinite {
                 step: k,
-                phase: "loss",
+                phase: Phase::Loss,
                 tensor: "loss".into(),
             });
         }
@@ -394,7 +576,7 @@ impl<M: Model> Trainer<M> {
             if self.config.nan_guard && g.f_isfinite()?.f_all()?.f_int64_value(&[])? == 0 {
                 return Err(Error::NonFinite {
                     step: k,
-                    phase: "backward",
+                    phase: Phase::Backward,
                     tensor: name.clone(),
                 });
             }
@@ -429,12 +611,30 @@ impl<M: Model> Trainer<M> {
     }
 
     /// Trains until `until` steps are done (at most `config.steps`), showing progress.
+    ///
+    /// ```no_run
+    /// # fn f(mut t: lockstep_nn::Trainer<lockstep_nn::SmallCnn>, mut source: impl lockstep_nn::BatchSource) -> lockstep_nn::Result<()> {
+    /// t.run(&mut source, 500)?;
+    /// # Ok(()) }
+    /// ```
     pub fn run(&mut self, source: &mut dyn BatchSource, until: u64) -> Result<()> {
         self.run_with(source, until, |_| Ok(()))
     }
 
-    /// As [`Self::run`], calling `after_step` after every step (to checkpoint, evaluate
-    /// or stop early by returning an error).
+    /// As [`Self::run`], calling `after_step` after every step with a [`StepEnd`] that
+    /// reaches both the trainer and the source: checkpoint (with the source's state),
+    /// evaluate, or stop early by returning an error.
+    ///
+    /// ```no_run
+    /// # fn f(mut t: lockstep_nn::Trainer<lockstep_nn::SmallCnn>, mut source: impl lockstep_nn::BatchSource) -> lockstep_nn::Result<()> {
+    /// t.run_with(&mut source, 500, |end| {
+    ///     if end.trainer().step() % 100 == 0 {
+    ///         end.save_checkpoint("ckpt".as_ref())?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
     pub fn run_with<F>(
         &mut self,
         source: &mut dyn BatchSource,
@@ -442,7 +642,7 @@ impl<M: Model> Trainer<M> {
         mut after_step: F,
     ) -> Result<()>
     where
-        F: FnMut(&Self) -> Result<()>,
+        F: FnMut(&StepEnd<'_, M>) -> Result<()>,
     {
         let until = until.min(self.config.steps);
         let progress = Progress::new(self.progress, self.step, until);
@@ -450,7 +650,10 @@ impl<M: Model> Trainer<M> {
             let k = self.step;
             let loss = self.train_step(source)?;
             progress.step(k, loss, self.config.schedule.lr(k));
-            after_step(self)?;
+            after_step(&StepEnd {
+                trainer: self,
+                source,
+            })?;
         }
         progress.finish();
         if let Some(t) = self.trace.as_mut() {
@@ -510,11 +713,53 @@ impl<M: Model> Trainer<M> {
     }
     /// The run's seed node.
     pub fn seed(&self) -> &SeedTree {
-        &self.seed
+        self.run.node()
+    }
+    /// The run's key (`<run>`; init and steps are its children).
+    pub fn run_key(&self) -> &RunKey {
+        &self.run
     }
     /// The determinism settings applied at construction.
     pub fn determinism_report(&self) -> &DeterminismReport {
         &self.report
+    }
+}
+
+/// What [`Trainer::run_with`]'s hook sees after a step: the trainer and the batch
+/// source, so a checkpoint can hold the source's position.
+pub struct StepEnd<'a, M> {
+    trainer: &'a Trainer<M>,
+    source: &'a dyn BatchSource,
+}
+
+impl<M> std::fmt::Debug for StepEnd<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepEnd")
+            .field("step", &self.trainer.step)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Model> StepEnd<'_, M> {
+    /// The trainer, after the step.
+    pub fn trainer(&self) -> &Trainer<M> {
+        self.trainer
+    }
+
+    /// Steps done (the trainer's [`Trainer::step`]).
+    pub fn step(&self) -> u64 {
+        self.trainer.step()
+    }
+
+    /// The batch source's position after the batches it has handed out.
+    pub fn source_state(&self) -> Result<SourceState> {
+        self.source.state()
+    }
+
+    /// Writes a checkpoint under `root` holding the trainer's state and the source's
+    /// ([`Trainer::resume`] hands it back to the source).
+    pub fn save_checkpoint(&self, root: &Path) -> Result<PathBuf> {
+        self.trainer.save_checkpoint(root, self.source.state()?)
     }
 }
 
@@ -554,7 +799,10 @@ fn check_environment(saved: &DeterminismReport, now: &DeterminismReport) -> Resu
             setting: "intra-op threads",
             checkpoint: saved.intra_op_threads.to_string(),
             current: now.intra_op_threads.to_string(),
-            remedy: format!("set `threads: {}` in the config", saved.intra_op_threads),
+            remedy: format!(
+                "set `determinism.intra_op_threads: {}` in the config (`TrainConfig::with_threads`)",
+                saved.intra_op_threads
+            ),
         });
     }
     if saved.libtorch_version != now.libtorch_version {

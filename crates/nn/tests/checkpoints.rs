@@ -8,7 +8,9 @@ use std::process::Command;
 use common::*;
 use lockstep_nn::checkpoint::{self, OPTIMIZER, WEIGHTS};
 use lockstep_nn::tch::Device;
-use lockstep_nn::{ClassifierConfig, Error, OptimizerConfig, ResumeOptions, SmallCnn, Trainer};
+use lockstep_nn::{
+    BatchSource, Error, OptimizerConfig, ResumeOptions, SmallCnn, SourceState, Trainer,
+};
 
 const N: u64 = 7;
 const CHILD_ENV: &str = "LOCKSTEP_NN_RESUME_CHILD";
@@ -23,12 +25,20 @@ fn resume_in_a_new_process_is_bitwise_equal() {
         // Child: load, finish the run, save the result next to the input.
         let dir = std::path::PathBuf::from(dir);
         let c = classifier();
-        let (mut t, state) =
-            Trainer::resume(resume_config(), seed(11), |vs| SmallCnn::new(vs, &c), &dir).unwrap();
-        assert_eq!(state, serde_json::json!({"next": t.step()}));
+        // The source's position comes back from the checkpoint (issue 11).
+        let mut source = Counted { next: u64::MAX };
+        let mut t = Trainer::resume(
+            resume_config(),
+            seed(11),
+            |vs| SmallCnn::new(vs, &c),
+            &dir,
+            &mut source,
+        )
+        .unwrap();
+        assert_eq!(source.next, t.step());
         t.set_progress(lockstep_nn::ProgressMode::Off);
-        t.run(&mut batch, N).unwrap();
-        t.save_checkpoint(&dir.join("final"), serde_json::Value::Null)
+        t.run(&mut source, N).unwrap();
+        t.save_checkpoint(&dir.join("final"), SourceState::none())
             .unwrap();
         return;
     }
@@ -40,10 +50,21 @@ fn resume_in_a_new_process_is_bitwise_equal() {
     for k in [0, 1, 3, N - 1] {
         let dir = root.join(format!("k{k}"));
         let mut first = new_trainer(resume_config(), seed(11));
-        first.run(&mut batch, k).unwrap();
+        let mut source = Counted { next: 0 };
+        // The hook reaches the source, so the checkpoint holds its position.
         first
-            .save_checkpoint(&dir, serde_json::json!({"next": k}))
+            .run_with(&mut source, k, |end| {
+                if end.step() == k {
+                    end.save_checkpoint(&dir)?;
+                }
+                Ok(())
+            })
             .unwrap();
+        if k == 0 {
+            first
+                .save_checkpoint(&dir, source.state().unwrap())
+                .unwrap();
+        }
         let status = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -82,17 +103,20 @@ fn round_trip_and_manifest_contents() {
     let mut t = new_trainer(config(5, OptimizerConfig::sgd(0.9)), seed(4));
     t.run(&mut batch, 2).unwrap();
     let dir = t
-        .save_checkpoint(&root, serde_json::json!({"epoch": 0, "position": 16}))
+        .save_checkpoint(
+            &root,
+            SourceState::new(&serde_json::json!({"epoch": 0, "position": 16})).unwrap(),
+        )
         .unwrap();
     let ck = checkpoint::read_latest(&root, Device::Cpu).unwrap();
     assert_eq!(ck.dir, dir);
     let m = &ck.manifest;
     assert_eq!((m.step, m.optimizer_updates), (2, 2));
     assert_eq!(m.seed_path, seed(4).path());
-    assert_eq!(m.sampler_state["position"], 16);
+    assert_eq!(m.source_state.as_json()["position"], 16);
     assert_eq!(m.model_fingerprint, t.model_fingerprint().unwrap());
     assert!(m.determinism.is_deterministic());
-    assert_eq!(m.config["threads"], 1);
+    assert_eq!(m.config["determinism"]["intra_op_threads"], 1);
     // Weights hold the BatchNorm-free classifier's parameters; the optimizer its buffers.
     let names: Vec<&str> = ck.weights.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -113,9 +137,9 @@ fn round_trip_and_manifest_contents() {
         .all(|(n, _)| n.starts_with("momentum_buffer/")));
     // A second save replaces the first; at most two checkpoints stay on disk.
     t.run(&mut batch, 3).unwrap();
-    t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    t.save_checkpoint(&root, SourceState::none()).unwrap();
     t.run(&mut batch, 4).unwrap();
-    t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    t.save_checkpoint(&root, SourceState::none()).unwrap();
     assert_eq!(
         checkpoint::read_latest(&root, Device::Cpu)
             .unwrap()
@@ -143,23 +167,35 @@ fn bad_checkpoints_are_typed_errors() {
     let c = classifier();
     let build = |vs: &lockstep_nn::tch::nn::Path<'_>| SmallCnn::new(vs, &c);
     // Nothing there yet.
-    match Trainer::resume(config(5, OptimizerConfig::adamw()), seed(6), build, &root) {
+    match Trainer::resume(
+        config(5, OptimizerConfig::adamw()),
+        seed(6),
+        build,
+        &root,
+        &mut batch,
+    ) {
         Err(Error::NoCheckpoint { .. }) => {}
         other => panic!("expected NoCheckpoint, got {other:?}"),
     }
     let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(6));
     t.run(&mut batch, 2).unwrap();
-    let dir = t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    let dir = t.save_checkpoint(&root, SourceState::none()).unwrap();
 
     // Another seed.
-    match Trainer::resume(config(5, OptimizerConfig::adamw()), seed(7), build, &root) {
+    match Trainer::resume(
+        config(5, OptimizerConfig::adamw()),
+        seed(7),
+        build,
+        &root,
+        &mut batch,
+    ) {
         Err(Error::ConfigMismatch { field, .. }) => assert_eq!(field, "seed"),
         other => panic!("expected ConfigMismatch, got {other:?}"),
     }
     // Another config: the differing field is named.
     let mut other = config(5, OptimizerConfig::adamw());
     other.batch_size = 4;
-    match Trainer::resume(other, seed(6), build, &root) {
+    match Trainer::resume(other, seed(6), build, &root, &mut batch) {
         Err(Error::ConfigMismatch {
             field,
             checkpoint,
@@ -173,15 +209,13 @@ fn bad_checkpoints_are_typed_errors() {
         other => panic!("expected ConfigMismatch, got {other:?}"),
     }
     // Another model: a classifier with 4 classes has a differently shaped fc.
-    let c4 = ClassifierConfig {
-        classes: 4,
-        ..classifier()
-    };
+    let c4 = classifier().with_classes(4);
     match Trainer::resume(
         config(5, OptimizerConfig::adamw()),
         seed(6),
         |vs| SmallCnn::new(vs, &c4),
         &root,
+        &mut batch,
     ) {
         Err(Error::ModelMismatch {
             what: "model",
@@ -191,7 +225,14 @@ fn bad_checkpoints_are_typed_errors() {
         other => panic!("expected ModelMismatch, got {other:?}"),
     }
     // The checkpoint itself is fine.
-    Trainer::resume(config(5, OptimizerConfig::adamw()), seed(6), build, &root).unwrap();
+    Trainer::resume(
+        config(5, OptimizerConfig::adamw()),
+        seed(6),
+        build,
+        &root,
+        &mut batch,
+    )
+    .unwrap();
 
     // Truncated weights.
     let weights = dir.join(WEIGHTS);
@@ -270,8 +311,8 @@ fn resume_classifier(root: &std::path::Path) -> lockstep_nn::Result<Trainer<Smal
         seed(30),
         |vs| SmallCnn::new(vs, &c),
         root,
+        &mut batch,
     )
-    .map(|(t, _)| t)
 }
 
 fn expect_corrupt(
@@ -301,7 +342,7 @@ fn edited_manifests_and_flipped_bytes_are_refused() {
     let root = temp_dir("edited");
     let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(30));
     t.run(&mut batch, 2).unwrap();
-    let dir = t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    let dir = t.save_checkpoint(&root, SourceState::none()).unwrap();
     drop(t);
     let manifest = dir.join(checkpoint::MANIFEST);
     let original = std::fs::read(&manifest).unwrap();
@@ -408,9 +449,7 @@ fn pruning_keeps_other_runs_and_user_folders_and_one_writer_at_a_time() {
     let root = temp_dir("prune");
     let mut other = new_trainer(config(5, OptimizerConfig::adamw()), seed(40));
     other.run(&mut batch, 1).unwrap();
-    let other_dir = other
-        .save_checkpoint(&root, serde_json::Value::Null)
-        .unwrap();
+    let other_dir = other.save_checkpoint(&root, SourceState::none()).unwrap();
     drop(other);
     std::fs::create_dir(root.join("step-notes")).unwrap();
     std::fs::write(root.join("step-notes/keep.txt"), b"mine").unwrap();
@@ -420,7 +459,7 @@ fn pruning_keeps_other_runs_and_user_folders_and_one_writer_at_a_time() {
     let mut ours = Vec::new();
     for k in 1..=3 {
         t.run(&mut batch, k).unwrap();
-        ours.push(t.save_checkpoint(&root, serde_json::Value::Null).unwrap());
+        ours.push(t.save_checkpoint(&root, SourceState::none()).unwrap());
     }
     assert!(checkpoint::read_dir(&other_dir, Device::Cpu).is_ok());
     assert_eq!(
@@ -437,7 +476,7 @@ fn pruning_keeps_other_runs_and_user_folders_and_one_writer_at_a_time() {
     // it writes; the folder is untouched.
     let mut second = new_trainer(config(5, OptimizerConfig::adamw()), seed(41));
     second.run(&mut batch, 1).unwrap();
-    match second.save_checkpoint(&root, serde_json::Value::Null) {
+    match second.save_checkpoint(&root, SourceState::none()) {
         Err(Error::CheckpointLocked { path, .. }) => assert_eq!(path, root),
         other => panic!("expected CheckpointLocked, got {other:?}"),
     }
@@ -450,9 +489,7 @@ fn pruning_keeps_other_runs_and_user_folders_and_one_writer_at_a_time() {
         ours[2]
     );
     drop(t);
-    second
-        .save_checkpoint(&root, serde_json::Value::Null)
-        .unwrap();
+    second.save_checkpoint(&root, SourceState::none()).unwrap();
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -463,7 +500,7 @@ fn resume_refuses_another_dispatch_level_thread_count_or_libtorch() {
     let mut t = new_trainer(config(5, OptimizerConfig::adamw()), seed(30));
     t.run(&mut batch, 2).unwrap();
     let here = t.determinism_report().cpu_capability.env_value();
-    let dir = t.save_checkpoint(&root, serde_json::Value::Null).unwrap();
+    let dir = t.save_checkpoint(&root, SourceState::none()).unwrap();
     drop(t);
     let elsewhere = if here == "avx512" { "avx2" } else { "avx512" };
     let manifest = dir.join(checkpoint::MANIFEST);
@@ -515,12 +552,13 @@ fn resume_refuses_another_dispatch_level_thread_count_or_libtorch() {
         }
         // An explicit opt-in resumes anyway.
         let c = classifier();
-        let (resumed, _) = Trainer::resume_with(
+        let resumed = Trainer::resume_with(
             config(5, OptimizerConfig::adamw()),
             seed(30),
             |vs| SmallCnn::new(vs, &c),
             &root,
-            &ResumeOptions::new().allow_environment_change(true),
+            &mut batch,
+            &ResumeOptions::new().with_allow_environment_change(true),
         )
         .unwrap();
         assert_eq!(resumed.step(), 2);

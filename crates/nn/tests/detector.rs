@@ -2,12 +2,14 @@
 
 use std::process::Command;
 
-use lockstep_nn::models::detector::{build_targets, ObjectBox, STRIDE};
-use lockstep_nn::synthetic::shapes_batch;
+use lockstep_data::synthetic::shapes_image;
+use lockstep_nn::images::images_to_tensor;
+use lockstep_nn::models::detector::{build_targets, STRIDE};
 use lockstep_nn::tch::{Device, Kind, Tensor};
+use lockstep_nn::trace::compare;
 use lockstep_nn::{
-    compare, Batch, DetectorConfig, DeviceConfig, Error, LrSchedule, Mode, Model, OptimizerConfig,
-    ProgressMode, TinyDetector, TraceOptions, TrainConfig, Trainer,
+    BBox, Batch, ClassId, DetectorConfig, Error, LabeledBox, LrSchedule, Model, OptimizerConfig,
+    ProgressMode, SourceState, TinyDetector, TraceOptions, TrainConfig, Trainer,
 };
 use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
 use lockstep_seeding::SeedTree;
@@ -17,22 +19,39 @@ fn det() -> DetectorConfig {
 }
 
 fn train_config(steps: u64, batch: i64, optimizer: OptimizerConfig) -> TrainConfig {
-    TrainConfig {
-        steps,
-        batch_size: batch,
-        schedule: LrSchedule::Cosine {
+    TrainConfig::default()
+        .with_steps(steps)
+        .with_batch_size(batch as u64)
+        .with_schedule(LrSchedule::Cosine {
             base: 3e-3,
             min: 3e-5,
             warmup: 10.min(steps - 1),
             total: steps,
-        },
-        optimizer,
-        device: DeviceConfig::Cpu,
-        threads: 1,
-        mode: Mode::Strict,
-        cpu_capability: None,
-        nan_guard: true,
+        })
+        .with_optimizer(optimizer)
+        .with_threads(1)
+}
+
+/// Images `start .. start + n` of the built-in shapes set under `seed` (nodes
+/// `seed/image[i]`), as a `[n, 3, size, size]` tensor, and their boxes.
+fn shapes_batch(
+    seed: &SeedTree,
+    start: u64,
+    n: u64,
+    size: u32,
+) -> lockstep_nn::Result<(Tensor, Vec<Vec<LabeledBox>>)> {
+    let mut images = Vec::new();
+    let mut boxes = Vec::new();
+    for i in start..start + n {
+        let (image, b) = shapes_image(&seed.child_index("image", i), size).map_err(Error::wrap)?;
+        images.push(image);
+        boxes.push(b);
     }
+    Ok((images_to_tensor(&images)?, boxes))
+}
+
+fn lb(bbox: [f32; 4], class: u32) -> LabeledBox {
+    LabeledBox::new(BBox::from(bbox), ClassId(class))
 }
 
 fn trainer(config: TrainConfig, seed: u64) -> Trainer<TinyDetector> {
@@ -48,15 +67,9 @@ fn trainer(config: TrainConfig, seed: u64) -> Trainer<TinyDetector> {
 #[test]
 fn targets_hold_the_centre_cell_offsets_log_sizes_and_class() {
     let objs = vec![vec![
-        ObjectBox {
-            bbox: [8.0, 8.0, 24.0, 40.0],
-            class: 2,
-        },
+        lb([8.0, 8.0, 24.0, 40.0], 2),
         // Same centre cell (2, 3), smaller: loses to the first.
-        ObjectBox {
-            bbox: [18.0, 26.0, 22.0, 30.0],
-            class: 0,
-        },
+        lb([18.0, 26.0, 22.0, 30.0], 0),
     ]];
     let t = build_targets(&objs, &det()).unwrap();
     assert_eq!(t.size(), vec![1, 6, 12, 12]);
@@ -76,16 +89,7 @@ fn targets_hold_the_centre_cell_offsets_log_sizes_and_class() {
         ([-3e38, 0.0, 3e38, 10.0], 0),
         ([0.0, -3e38, 10.0, 3e38], 0),
     ] {
-        let bad = vec![
-            vec![],
-            vec![
-                ObjectBox {
-                    bbox: [0.0, 0.0, 8.0, 8.0],
-                    class: 0,
-                },
-                ObjectBox { bbox, class },
-            ],
-        ];
+        let bad = vec![vec![], vec![lb([0.0, 0.0, 8.0, 8.0], 0), lb(bbox, class)]];
         assert!(matches!(
             build_targets(&bad, &det()),
             Err(Error::BadAnnotation {
@@ -99,15 +103,9 @@ fn targets_hold_the_centre_cell_offsets_log_sizes_and_class() {
 
 #[test]
 fn huge_target_grids_are_typed_errors() {
-    // 2^43 pixels a side: the grid's cell count overflows usize.
-    let config = lockstep_nn::DetectorConfig {
-        image_size: 1 << 43,
-        ..det()
-    };
-    let objs = vec![vec![ObjectBox {
-        bbox: [0.0, 0.0, 8.0, 8.0],
-        class: 0,
-    }]];
+    // The largest multiple of 8 a u32 holds: its target grid would not fit in memory.
+    let config = det().with_image_size(u32::MAX - 7);
+    let objs = vec![vec![lb([0.0, 0.0, 8.0, 8.0], 0)]];
     assert!(matches!(
         build_targets(&objs, &config),
         Err(Error::InvalidConfig {
@@ -141,10 +139,10 @@ fn decode_inverts_the_head_and_suppresses_duplicates() {
         "the two overlapping boxes (IoU 24·16 / (2·512 − 384) = 0.6) become one"
     );
     let k = kept[0][0];
-    assert_eq!(k.class, 1);
+    assert_eq!(k.class, lockstep_postprocess::ClassId(1));
     // cx = (2 + 0.5)·8 = 20, cy = (3 + 0.5)·8 = 28.
     let want = [12.0f32, 12.0, 28.0, 44.0];
-    for (a, b) in k.bbox.iter().zip(want) {
+    for (a, b) in k.bbox.to_array().iter().zip(want) {
         assert!((a - b).abs() < 1e-4, "{:?}", k.bbox);
     }
     assert!(k.score > 0.9);
@@ -259,19 +257,19 @@ fn detector_resume_with_batchnorm_buffers_is_bitwise_equal() {
             2,
         )
         .unwrap();
-    first
-        .save_checkpoint(&dir, serde_json::Value::Null)
-        .unwrap();
+    first.save_checkpoint(&dir, SourceState::none()).unwrap();
     drop(first);
-    let (mut second, _) = Trainer::resume(
+    let mut source2 = source(images, targets, 4);
+    let mut second = Trainer::resume(
         cfg(),
         SeedTree::from_u64(2).child("det"),
         |vs| TinyDetector::new(vs, &d),
         &dir,
+        &mut source2,
     )
     .unwrap();
     second.set_progress(ProgressMode::Off);
-    second.run(&mut source(images, targets, 4), 4).unwrap();
+    second.run(&mut source2, 4).unwrap();
     assert_eq!(
         second.model_fingerprint().unwrap(),
         straight.model_fingerprint().unwrap()
@@ -355,12 +353,5 @@ fn model_checks_batch_shapes() {
             ..
         })
     ));
-    assert!(TinyDetector::new(
-        &vs.root(),
-        &DetectorConfig {
-            image_size: 100,
-            ..d
-        }
-    )
-    .is_err());
+    assert!(TinyDetector::new(&vs.root(), &d.with_image_size(100)).is_err());
 }

@@ -51,7 +51,8 @@ fn manifest(step: u64, determinism: &lockstep_nn::DeterminismReport) -> Manifest
         seed_path: seed.path(),
         seed,
         config: serde_json::json!({"kill": true}),
-        sampler_state: serde_json::json!({ "step": step }),
+        source_state: lockstep_nn::SourceState::new(&serde_json::json!({ "step": step }))
+            .expect("JSON serialises"),
         determinism: determinism.clone(),
         // Filled in by the writer.
         model_fingerprint: Fingerprint([0; 32]),
@@ -77,7 +78,8 @@ fn latest_step(root: &Path) -> Option<u64> {
                 );
             }
             assert_eq!(
-                ck.manifest.sampler_state["step"], step,
+                ck.manifest.source_state.as_json()["step"],
+                step,
                 "MIX: sampler state"
             );
             Some(step)
@@ -91,7 +93,7 @@ fn latest_step(root: &Path) -> Option<u64> {
 fn child(root: &Path) -> ! {
     let mut step = latest_step(root).map_or(0, |s| s + 1);
     let writer = checkpoint::CheckpointWriter::open(root).unwrap();
-    let determinism = lockstep_nn::report().unwrap();
+    let determinism = lockstep_nn::determinism::report().unwrap();
     let (mut w, mut o) = tensors(step);
     loop {
         // Little happens outside the write call, so most kills land inside one.

@@ -3,7 +3,7 @@
 //! goes on; WarnOnly is the one way to allow it.
 
 use lockstep_nn::tch::{Device, Kind, Tensor};
-use lockstep_nn::{determinism, DeterminismConfig, Error, Mode};
+use lockstep_nn::{determinism, DeterminismConfig, DeterminismMode, Error};
 
 fn put(accumulate: bool) -> lockstep_nn::Result<Tensor> {
     let mut t = Tensor::f_zeros([4], (Kind::Float, Device::Cpu))?;
@@ -24,11 +24,8 @@ fn a_nondeterministic_op_is_a_typed_error_naming_it() {
     }
     // The process is still usable, and the deterministic variant runs.
     assert!(put(true).is_ok());
-    determinism::enable(&DeterminismConfig {
-        mode: Mode::WarnOnly,
-        ..DeterminismConfig::strict(1)
-    })
-    .unwrap();
+    determinism::enable(&DeterminismConfig::strict(1).with_mode(DeterminismMode::WarnOnly))
+        .unwrap();
     assert!(put(false).is_ok());
     determinism::enable(&DeterminismConfig::default_mode(1)).unwrap();
     assert!(put(false).is_ok());

@@ -178,7 +178,7 @@ fn bad_batches_are_typed_errors() {
     let mut failing = |k: u64| -> lockstep_nn::Result<Batch> {
         Err(Error::BatchSource {
             step: k,
-            message: "disk gone".into(),
+            source: "disk gone".into(),
         })
     };
     assert!(matches!(
@@ -199,7 +199,7 @@ fn bad_batches_are_typed_errors() {
     match t.train_step(&mut nan) {
         Err(Error::NonFinite {
             step: 1,
-            phase: "loss",
+            phase: Phase::Loss,
             tensor,
         }) => assert_eq!(tensor, "loss"),
         other => panic!("expected NonFinite, got {other:?}"),

@@ -65,8 +65,10 @@ pub struct Manifest {
     pub seed_path: String,
     /// The training configuration.
     pub config: serde_json::Value,
-    /// The data source's state (opaque to this crate).
-    pub sampler_state: serde_json::Value,
+    /// The batch source's state (opaque to this crate; [`crate::BatchSource::state`]).
+    /// Stored under the JSON key `sampler_state`, as in 0.1.
+    #[serde(rename = "sampler_state")]
+    pub source_state: crate::batch::SourceState,
     /// The determinism settings in effect when it was written.
     pub determinism: DeterminismReport,
     /// Fingerprint of the weights (all variables, name order). Filled in by

@@ -16,10 +16,11 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use lockstep_postprocess::{BBox, Detection};
+use lockstep_core::{BBox, ClassId, LabeledBox};
+use lockstep_postprocess::Detection;
 
 use super::layers::{Conv, ConvBnRelu};
-use super::{check_shape, Model, Tap};
+use super::{batch_len, check_shape, Model, Tap};
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 
@@ -30,15 +31,29 @@ pub const TARGET_CHANNELS: i64 = 6;
 const NEG_WEIGHT: f64 = 0.5;
 const BOX_WEIGHT: f64 = 2.0;
 
-/// The detector's shape.
+/// The largest input side [`DetectorConfig::validate`] accepts: a larger one is a
+/// mistake (and its target grid would not fit in memory).
+pub const MAX_IMAGE_SIZE: u32 = 16384;
+
+/// The detector's shape: [`Default`] is 96×96 inputs, 3 classes, width 8, NMS at IoU
+/// 0.5; change it with the `with_*` setters.
+///
+/// ```
+/// let det = lockstep_nn::DetectorConfig::default().with_classes(5).with_image_size(128);
+/// det.validate()?;
+/// assert_eq!(det.grid(), 16);
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "DetectorConfigFields")]
+#[non_exhaustive]
 pub struct DetectorConfig {
-    /// Square input side in pixels (a multiple of 8).
-    pub image_size: i64,
+    /// Square input side in pixels (a multiple of 8, at most [`MAX_IMAGE_SIZE`]).
+    pub image_size: u32,
     /// Number of classes.
-    pub classes: i64,
+    pub classes: u32,
     /// Channels of the first block (later blocks have 2× and 4×).
-    pub width: i64,
+    pub width: u32,
     /// IoU above which NMS suppresses (class-aware) in [`TinyDetector::decode`].
     pub nms_iou: f64,
 }
@@ -54,14 +69,73 @@ impl Default for DetectorConfig {
     }
 }
 
+/// The serialised form of [`DetectorConfig`]; deserialising validates it.
+#[derive(Deserialize)]
+struct DetectorConfigFields {
+    image_size: u32,
+    classes: u32,
+    width: u32,
+    nms_iou: f64,
+}
+
+impl TryFrom<DetectorConfigFields> for DetectorConfig {
+    type Error = Error;
+    fn try_from(f: DetectorConfigFields) -> Result<Self> {
+        let c = Self {
+            image_size: f.image_size,
+            classes: f.classes,
+            width: f.width,
+            nms_iou: f.nms_iou,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 impl DetectorConfig {
     /// Grid cells per side.
-    pub fn grid(&self) -> i64 {
-        self.image_size / STRIDE
+    pub fn grid(&self) -> u32 {
+        self.image_size / STRIDE as u32
     }
 
-    fn validate(&self) -> Result<()> {
-        if self.image_size < STRIDE || self.image_size % STRIDE != 0 {
+    /// Sets [`Self::image_size`].
+    pub fn with_image_size(mut self, pixels: u32) -> Self {
+        self.image_size = pixels;
+        self
+    }
+    /// Sets [`Self::classes`].
+    pub fn with_classes(mut self, classes: u32) -> Self {
+        self.classes = classes;
+        self
+    }
+    /// Sets [`Self::width`].
+    pub fn with_width(mut self, width: u32) -> Self {
+        self.width = width;
+        self
+    }
+    /// Sets [`Self::nms_iou`].
+    pub fn with_nms_iou(mut self, iou: f64) -> Self {
+        self.nms_iou = iou;
+        self
+    }
+
+    fn size(&self) -> i64 {
+        i64::from(self.image_size)
+    }
+    fn grid_i64(&self) -> i64 {
+        i64::from(self.grid())
+    }
+    fn classes_i64(&self) -> i64 {
+        i64::from(self.classes)
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        let stride = STRIDE as u32;
+        if self.image_size < stride
+            || !self.image_size.is_multiple_of(stride)
+            || self.image_size > MAX_IMAGE_SIZE
+        {
             return Err(Error::InvalidConfig {
                 what: "detector.image_size",
                 value: self.image_size.to_string(),
@@ -89,15 +163,6 @@ impl DetectorConfig {
     }
 }
 
-/// One annotated object: `[x1, y1, x2, y2]` in pixels and a class index.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ObjectBox {
-    /// `[x1, y1, x2, y2]`, `x1 < x2`, `y1 < y2`, in pixels.
-    pub bbox: BBox,
-    /// Class index, below `classes`.
-    pub class: u32,
-}
-
 /// The detector. Trace names: `block1` … `block6`, `head`.
 #[derive(Debug)]
 pub struct TinyDetector {
@@ -114,7 +179,7 @@ impl TinyDetector {
     /// about 2% per cell) so early training is not swamped by empty cells.
     pub fn new(vs: &nn::Path<'_>, config: &DetectorConfig) -> Result<Self> {
         config.validate()?;
-        let w = config.width;
+        let w = i64::from(config.width);
         // (cin, cout, stride, dilation): 96 → 48 → 24 → 24 → 12 → 12 → 12.
         let plan = [
             (3, w, 2, 1),
@@ -129,7 +194,7 @@ impl TinyDetector {
             .zip(BLOCK_NAMES)
             .map(|(&(cin, cout, s, d), name)| ConvBnRelu::new(vs / name, cin, cout, 3, s, d))
             .collect();
-        let head = Conv::new(vs / "head", 4 * w, 5 + config.classes, 1);
+        let head = Conv::new(vs / "head", 4 * w, 5 + config.classes_i64(), 1);
         if let Some(bias) = head.bias() {
             tch::no_grad(|| -> Result<()> {
                 let mut obj = bias.f_narrow(0, 0, 1)?;
@@ -156,8 +221,8 @@ impl TinyDetector {
         pred: &Tensor,
         score_threshold: f32,
     ) -> Result<Vec<Vec<Detection>>> {
-        let g = self.config.grid();
-        let c = self.config.classes;
+        let g = self.config.grid_i64();
+        let c = self.config.classes_i64();
         check_shape(
             0,
             "predictions",
@@ -211,9 +276,9 @@ impl TinyDetector {
                 let cy = (gy + oy) * STRIDE as f32;
                 dets.push(Detection {
                     image_id: i as u64,
-                    class: k as u32,
+                    class: ClassId(k as u32),
                     score: s,
-                    bbox: [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
+                    bbox: BBox::new(cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0),
                 });
             }
             out.push(dets);
@@ -231,13 +296,13 @@ impl TinyDetector {
         mut nms: F,
     ) -> Result<Vec<Vec<Detection>>>
     where
-        F: FnMut(&[BBox], &[f32], &[u32]) -> Result<Vec<usize>>,
+        F: FnMut(&[BBox], &[f32], &[ClassId]) -> Result<Vec<usize>>,
     {
         let mut out = Vec::new();
         for dets in self.decode_candidates(pred, score_threshold)? {
             let boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
             let scores: Vec<f32> = dets.iter().map(|d| d.score).collect();
-            let classes: Vec<u32> = dets.iter().map(|d| d.class).collect();
+            let classes: Vec<ClassId> = dets.iter().map(|d| d.class).collect();
             let keep = nms(&boxes, &scores, &classes)?;
             out.push(
                 keep.into_iter()
@@ -261,8 +326,8 @@ impl TinyDetector {
 
 impl Model for TinyDetector {
     fn check_batch(&self, step: u64, batch: &Batch) -> Result<()> {
-        let s = self.config.image_size;
-        let g = self.config.grid();
+        let s = self.config.size();
+        let g = self.config.grid_i64();
         check_shape(
             step,
             "inputs",
@@ -275,7 +340,12 @@ impl Model for TinyDetector {
             "targets",
             &batch.targets,
             Kind::Float,
-            &[Some(batch.len()), Some(TARGET_CHANNELS), Some(g), Some(g)],
+            &[
+                Some(batch_len(batch)?),
+                Some(TARGET_CHANNELS),
+                Some(g),
+                Some(g),
+            ],
         )
     }
 
@@ -291,7 +361,7 @@ impl Model for TinyDetector {
     }
 
     fn loss(&self, pred: &Tensor, t: &Tensor) -> Result<Tensor> {
-        let c = self.config.classes;
+        let c = self.config.classes_i64();
         let pos = t.f_narrow(1, 0, 1)?; // [N,1,G,G]
         let npos = pos.f_sum(Kind::Float)?.f_clamp_min(1.0)?;
         // Objectness: every cell, negatives down-weighted.
@@ -334,10 +404,23 @@ impl Model for TinyDetector {
 /// The dense target grid `[N, 6, G, G]` (channels: objectness 0/1, centre offset x and
 /// y in the cell, `ln(w/8)`, `ln(h/8)`, class index) for the objects of each image.
 /// Boxes must be finite with positive width and height and a class below `classes`;
-/// centres are clamped into the image.
-pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Result<Tensor> {
+/// centres are clamped into the image. `objects` holds one list per image
+/// (`Vec<LabeledBox>` or `&[LabeledBox]`).
+///
+/// ```no_run
+/// use lockstep_nn::{build_targets, BBox, ClassId, DetectorConfig, LabeledBox};
+///
+/// let boxes = vec![vec![LabeledBox::new(BBox::new(8.0, 8.0, 24.0, 40.0), ClassId(2))]];
+/// let targets = build_targets(&boxes, &DetectorConfig::default())?;
+/// assert_eq!(targets.size(), [1, 6, 12, 12]);
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
+pub fn build_targets<B: AsRef<[LabeledBox]>>(
+    objects: &[B],
+    config: &DetectorConfig,
+) -> Result<Tensor> {
     config.validate()?;
-    let g = usize::try_from(config.grid()).unwrap_or(0);
+    let g = config.grid() as usize;
     let n = objects.len();
     // Checked, so a huge image size or batch is a typed error, not an overflow.
     let too_large = || Error::InvalidConfig {
@@ -358,31 +441,31 @@ pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Res
     let side = config.image_size as f32;
     let stride = STRIDE as f32;
     for (i, objs) in objects.iter().enumerate() {
-        for (j, o) in objs.iter().enumerate() {
-            let [x1, y1, x2, y2] = o.bbox;
+        for (j, o) in objs.as_ref().iter().enumerate() {
+            let [x1, y1, x2, y2] = o.bbox.to_array();
             let bad = |reason: String| Error::BadAnnotation {
                 image: i,
                 object: j,
                 reason,
             };
-            if !o.bbox.iter().all(|v| v.is_finite()) {
-                return Err(bad(format!("non-finite box {:?}", o.bbox)));
+            if !o.bbox.is_finite() {
+                return Err(bad(format!("non-finite box {:?}", o.bbox.to_array())));
             }
             if !(x2 > x1 && y2 > y1) {
-                return Err(bad(format!("box {:?} has no area", o.bbox)));
+                return Err(bad(format!("box {:?} has no area", o.bbox.to_array())));
             }
             // Finite corners can still be an infinite width (3e38 − (−3e38)), which
             // would make an infinite `ln(w/8)` target.
             if !((x2 - x1).is_finite() && (y2 - y1).is_finite()) {
                 return Err(bad(format!(
                     "box {:?}: its width or height overflows f32",
-                    o.bbox
+                    o.bbox.to_array()
                 )));
             }
-            if i64::from(o.class) >= config.classes {
+            if o.class.0 >= config.classes {
                 return Err(bad(format!(
                     "class {} out of 0..{}",
-                    o.class, config.classes
+                    o.class.0, config.classes
                 )));
             }
             let cx = ((x1 + x2) / 2.0).clamp(0.0, side - 1e-3);
@@ -402,14 +485,14 @@ pub fn build_targets(objects: &[Vec<ObjectBox>], config: &DetectorConfig) -> Res
                 cy / stride - gy as f32,
                 libm::logf((x2 - x1) / stride),
                 libm::logf((y2 - y1) / stride),
-                o.class as f32,
+                o.class.0 as f32,
             ];
             for (ch, v) in values.into_iter().enumerate() {
                 data[base + ch * cells] = v;
             }
         }
     }
-    let g = config.grid();
+    let g = config.grid_i64();
     let n = i64::try_from(n).map_err(|_| too_large())?;
     Ok(Tensor::f_from_slice(&data)?.f_view([n, TARGET_CHANNELS, g, g])?)
 }

@@ -63,3 +63,8 @@ pub(crate) fn check_shape(
         expected: format!("[{expected}] {kind:?}"),
     })
 }
+
+/// The batch's sample count as tch counts it.
+pub(crate) fn batch_len(batch: &Batch) -> Result<i64> {
+    Ok(batch.inputs.size().first().copied().unwrap_or(0))
+}

@@ -5,39 +5,34 @@ use std::path::PathBuf;
 
 use lockstep_nn::tch::{Kind, Tensor};
 use lockstep_nn::{
-    Batch, ClassifierConfig, DeviceConfig, LrSchedule, Mode, OptimizerConfig, ProgressMode,
-    SmallCnn, TrainConfig, Trainer,
+    Batch, BatchSource, ClassifierConfig, LrSchedule, OptimizerConfig, ProgressMode, SmallCnn,
+    SourceState, TrainConfig, Trainer,
 };
 use lockstep_seeding::SeedTree;
 
 pub const BATCH: i64 = 8;
 
 pub fn classifier() -> ClassifierConfig {
-    ClassifierConfig {
-        channels: 1,
-        size: 8,
-        classes: 3,
-        dropout: 0.25,
-    }
+    ClassifierConfig::default()
+        .with_channels(1)
+        .with_size(8)
+        .with_classes(3)
+        .with_dropout(0.25)
 }
 
 pub fn config(steps: u64, optimizer: OptimizerConfig) -> TrainConfig {
-    TrainConfig {
-        steps,
-        batch_size: BATCH,
-        schedule: LrSchedule::Cosine {
+    TrainConfig::default()
+        .with_steps(steps)
+        .with_batch_size(BATCH as u64)
+        .with_schedule(LrSchedule::Cosine {
             base: 0.01,
             min: 0.001,
             warmup: 2,
             total: steps.max(3),
-        },
-        optimizer,
-        device: DeviceConfig::Cpu,
-        threads: 1,
-        mode: Mode::Strict,
-        cpu_capability: None,
-        nan_guard: true,
-    }
+        })
+        .with_optimizer(optimizer)
+        .with_threads(1)
+        .with_nan_guard(true)
 }
 
 pub fn seed(root: u64) -> SeedTree {
@@ -51,8 +46,10 @@ pub fn new_trainer(config: TrainConfig, seed: SeedTree) -> Trainer<SmallCnn> {
     t
 }
 
-/// The batch of step `k`: inputs from counter draws of `data/batch[k]`, labels from
-/// the same node (a learnable rule: the label is the brightest quadrant's index mod 3).
+/// The batch of step `k`: inputs are uniform `f32` counter draws of `data/batch[k]`
+/// (indices `0 .. 8·64`), labels the next 8 counter draws of the same node mod 3. The
+/// labels are independent of the inputs, so there is nothing to learn: these runs test
+/// that training is reproducible, not that it converges (the detector tests do that).
 pub fn batch(k: u64) -> lockstep_nn::Result<Batch> {
     let node = SeedTree::from_u64(99).child("data").child_index("batch", k);
     let n = BATCH as usize * 64;
@@ -64,6 +61,27 @@ pub fn batch(k: u64) -> lockstep_nn::Result<Batch> {
         inputs: Tensor::from_slice(&values).view([BATCH, 1, 8, 8]),
         targets: Tensor::from_slice(&labels).to_kind(Kind::Int64),
     })
+}
+
+/// [`batch`] as a source with a position: it checks that it is asked for the step it
+/// is at, and its position travels in checkpoints.
+pub struct Counted {
+    pub next: u64,
+}
+
+impl BatchSource for Counted {
+    fn batch(&mut self, step: u64) -> lockstep_nn::Result<Batch> {
+        assert_eq!(step, self.next, "asked for another step than the position");
+        self.next += 1;
+        batch(step)
+    }
+    fn state(&self) -> lockstep_nn::Result<SourceState> {
+        SourceState::new(&self.next)
+    }
+    fn restore(&mut self, state: &SourceState) -> lockstep_nn::Result<()> {
+        self.next = state.get::<u64>()?.unwrap_or(0);
+        Ok(())
+    }
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {

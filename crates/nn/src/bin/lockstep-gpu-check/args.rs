@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use lockstep_nn::{DeviceConfig, Mode};
+use lockstep_nn::{DeterminismMode as Mode, DeviceConfig};
 
 use crate::Failure;
 

@@ -43,6 +43,21 @@ impl From<lockstep_postprocess::Error> for Failure {
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    // lockstep-nn never sets the environment; a binary does, first thing, before any
+    // thread or CUDA context exists. `late-switch` tests the refusal without it, and
+    // default mode runs as a user would, so both leave it as the shell gave it.
+    let default_mode = argv
+        .windows(2)
+        .any(|w| w[0] == "--mode" && w[1] == "default");
+    if argv.first().map(String::as_str) != Some("late-switch")
+        && !default_mode
+        && std::env::var_os(lockstep_nn::determinism::CUBLAS_WORKSPACE_CONFIG).is_none()
+    {
+        std::env::set_var(
+            lockstep_nn::determinism::CUBLAS_WORKSPACE_CONFIG,
+            lockstep_nn::determinism::CUBLAS_WORKSPACE_VALUE,
+        );
+    }
     if let Err(Failure(message)) = dispatch(&argv) {
         eprintln!("lockstep-gpu-check: {message}");
         std::process::exit(2);

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use lockstep_nn::tch::{Device, Kind, Tensor};
-use lockstep_nn::{determinism, tensor_fingerprint, DeterminismConfig, Error, Mode};
+use lockstep_nn::{
+    determinism, tensor_fingerprint, DeterminismConfig, DeterminismMode as Mode, Error,
+};
 
 use crate::args::Args;
 use crate::result::{write_json, Part, Status};
@@ -93,10 +95,7 @@ pub fn nondet_ops(a: &Args) -> Result<(), Failure> {
     for (name, op) in OPS {
         let mut row = serde_json::json!({"op": name});
         for mode in [Mode::Default, Mode::Strict] {
-            determinism::enable(&DeterminismConfig {
-                mode,
-                ..DeterminismConfig::strict(1)
-            })?;
+            determinism::enable(&DeterminismConfig::strict(1).with_mode(mode))?;
             let mut seen = BTreeSet::new();
             let mut refused = None;
             for _ in 0..repeats {
@@ -159,7 +158,7 @@ pub fn bench(a: &Args) -> Result<(), Failure> {
     let steps: u64 = a.num("steps", 20)?;
     let rounds: usize = a.num("rounds", 5)?;
     let warmup: u64 = a.num("warmup", 3)?;
-    let threads: usize = a.num("threads", 4)?;
+    let threads: u32 = a.num("threads", 4)?;
     let mut w = Workload::new(which, a.num("train-n", 512)?, a.num("val-n", 8)?, device)?;
     if let Some(b) = a.opt("batch") {
         let b = b
@@ -175,10 +174,7 @@ pub fn bench(a: &Args) -> Result<(), Failure> {
     }
     let mut sources = [w.source(), w.source()];
     for (i, mode) in modes.iter().enumerate() {
-        determinism::enable(&DeterminismConfig {
-            mode: *mode,
-            ..DeterminismConfig::strict(threads)
-        })?;
+        determinism::enable(&DeterminismConfig::strict(threads).with_mode(*mode))?;
         for _ in 0..warmup {
             trainers[i].step(&mut sources[i])?;
         }
@@ -187,10 +183,7 @@ pub fn bench(a: &Args) -> Result<(), Failure> {
     for r in 0..rounds {
         let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            determinism::enable(&DeterminismConfig {
-                mode: modes[i],
-                ..DeterminismConfig::strict(threads)
-            })?;
+            determinism::enable(&DeterminismConfig::strict(threads).with_mode(modes[i]))?;
             sync(d);
             let t0 = Instant::now();
             for _ in 0..steps {

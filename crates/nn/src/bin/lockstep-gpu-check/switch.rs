@@ -2,7 +2,9 @@
 //! CUDA has started, and ops that have no deterministic implementation.
 
 use lockstep_nn::tch::{Device, Kind, Tensor};
-use lockstep_nn::{determinism, DeterminismConfig, DeterminismReport, DeviceConfig, Error, Mode};
+use lockstep_nn::{
+    determinism, DeterminismConfig, DeterminismMode as Mode, DeterminismReport, DeviceConfig, Error,
+};
 
 use crate::args::Args;
 use crate::result::{write_json, Part, Status};
@@ -68,17 +70,16 @@ pub fn switch(a: &Args) -> Result<(), Failure> {
         after.cublas_workspace_config.as_deref() == Some(determinism::CUBLAS_WORKSPACE_VALUE);
     let cuda_ok = match device {
         DeviceConfig::Cpu => true,
-        DeviceConfig::Cuda(_) => after.cuda.as_ref().is_some_and(|c| c.started),
+        _ => after.cuda.as_ref().is_some_and(|c| c.started),
     };
     let default = determinism::enable(&DeterminismConfig::default_mode(1))?;
     // Equal settings before and after the GPU work (only `cuda.started` may change).
-    let unchanged = DeterminismReport {
-        cuda: None,
-        ..after.clone()
-    } == DeterminismReport {
-        cuda: None,
-        ..strict
+    let without_cuda = |r: &DeterminismReport| {
+        let mut r = r.clone();
+        r.cuda = None;
+        r
     };
+    let unchanged = without_cuda(&after) == without_cuda(&strict);
     let pass = after.is_deterministic() && unchanged && cublas_ok && cuda_ok;
     let summary = format!(
         "deterministic algorithms {}, cuDNN deterministic {} benchmark {}, TF32 cuBLAS {} cuDNN {}, \
@@ -108,7 +109,7 @@ pub fn switch(a: &Args) -> Result<(), Failure> {
 
 /// `late-switch --device D --out PART`, run with `CUBLAS_WORKSPACE_CONFIG` unset:
 /// cuBLAS work first, then the switch, which must refuse with
-/// `CudaStartedWithoutWorkspaceConfig`.
+/// `EnvironmentVariableRequired` naming the variable.
 pub fn late_switch(a: &Args) -> Result<(), Failure> {
     let device = a.device()?;
     let mut part = Part {
@@ -126,17 +127,21 @@ pub fn late_switch(a: &Args) -> Result<(), Failure> {
     let started = determinism::report()?.cuda.is_some_and(|c| c.started);
     let outcome = determinism::enable(&DeterminismConfig::strict(1));
     let (status, summary) = match (&outcome, started) {
-        (Err(Error::CudaStartedWithoutWorkspaceConfig), true) => (
-            Status::Pass,
-            format!(
-                "refused: {}",
-                outcome
-                    .as_ref()
-                    .err()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
-        ),
+        (Err(Error::EnvironmentVariableRequired { variable, .. }), true)
+            if *variable == determinism::CUBLAS_WORKSPACE_CONFIG =>
+        {
+            (
+                Status::Pass,
+                format!(
+                    "refused: {}",
+                    outcome
+                        .as_ref()
+                        .err()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+            )
+        }
         (Ok(_), false) if device == DeviceConfig::Cpu => (
             Status::Skipped,
             "no CUDA context on the CPU, so nothing read the variable and the switch rightly \
@@ -257,10 +262,7 @@ pub fn refuse(a: &Args) -> Result<(), Failure> {
     }
     // Still usable after the errors.
     touch(d)?;
-    determinism::enable(&DeterminismConfig {
-        mode: Mode::WarnOnly,
-        ..DeterminismConfig::strict(1)
-    })?;
+    determinism::enable(&DeterminismConfig::strict(1).with_mode(Mode::WarnOnly))?;
     let warn_only = put_(d).map_err(|e| e.to_string());
     pass &= warn_only.is_ok();
     determinism::enable(&DeterminismConfig::default_mode(1))?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lockstep_nn::{DeterminismReport, Mode};
+use lockstep_nn::{DeterminismMode as Mode, DeterminismReport};
 use serde::{Deserialize, Serialize};
 
 use crate::args::Args;
@@ -54,7 +54,7 @@ pub fn train(a: &Args) -> Result<(), Failure> {
     let device = a.device()?;
     let mode = a.mode()?;
     let steps: u64 = a.num("steps", 300)?;
-    let threads: usize = a.num("threads", 4)?;
+    let threads: u32 = a.num("threads", 4)?;
     let w = Workload::new(which, a.num("train-n", 2000)?, a.num("val-n", 300)?, device)?;
     let mut t = w.trainer(w.config(steps, mode, device, threads))?;
     let trace = a.opt("trace").map(PathBuf::from);
@@ -97,6 +97,7 @@ pub fn device_name(d: lockstep_nn::DeviceConfig) -> String {
     match d {
         lockstep_nn::DeviceConfig::Cpu => "cpu".into(),
         lockstep_nn::DeviceConfig::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -146,7 +147,7 @@ fn comparison(
     let same_val = x.validation == y.validation;
     let equal = same_steps && same_losses && same_final && same_val;
     let locator = match (&x.trace, &y.trace) {
-        (Some(ta), Some(tb)) if !equal => match lockstep_nn::compare(ta, tb)? {
+        (Some(ta), Some(tb)) if !equal => match lockstep_nn::trace::compare(ta, tb)? {
             Some(d) => serde_json::json!({
                 "step": d.step, "phase": format!("{:?}", d.phase), "module": d.module,
                 "tensor": d.tensor, "what": d.what, "max_abs_diff": d.max_abs_diff,

@@ -4,13 +4,14 @@
 
 use std::num::NonZeroU64;
 
+use lockstep_data::synthetic::shapes_image;
+use lockstep_nn::images::images_to_tensor;
 use lockstep_nn::models::detector::build_targets;
-use lockstep_nn::synthetic::shapes_batch;
 use lockstep_nn::tch::{Device, Kind, Tensor};
 use lockstep_nn::{
-    Batch, ClassifierConfig, DetectorConfig, DeterminismReport, DeviceConfig, Fingerprint,
-    LrSchedule, Mode, ObjectBox, OptimizerConfig, ProgressMode, SmallCnn, TinyDetector,
-    TraceOptions, TrainConfig, Trainer,
+    Batch, ClassifierConfig, DetectorConfig, DeterminismMode as Mode, DeterminismReport,
+    DeviceConfig, Fingerprint, LabeledBox, LrSchedule, OptimizerConfig, ProgressMode, SmallCnn,
+    TinyDetector, TraceOptions, TrainConfig, Trainer,
 };
 use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
 use lockstep_seeding::SeedTree;
@@ -57,7 +58,7 @@ impl Which {
 /// Ground truth of the validation set.
 #[derive(Debug)]
 enum Truth {
-    Boxes(Vec<Vec<ObjectBox>>),
+    Boxes(Vec<Vec<LabeledBox>>),
     Labels(Vec<i64>),
 }
 
@@ -108,25 +109,21 @@ impl Workload {
         let device = device.device()?;
         let root = SeedTree::from_u64(SEED);
         let det = match kind {
-            Which::Large => DetectorConfig {
-                image_size: 256,
-                width: 32,
-                ..DetectorConfig::default()
-            },
+            Which::Large => DetectorConfig::default()
+                .with_image_size(256)
+                .with_width(32),
             _ => DetectorConfig::default(),
         };
-        let cls = ClassifierConfig {
-            channels: 3,
-            size: 32,
-            classes: 3,
-            dropout: 0.25,
-        };
+        let cls = ClassifierConfig::default()
+            .with_channels(3)
+            .with_size(32)
+            .with_classes(3)
+            .with_dropout(0.25);
         let (size, batch) = match kind {
             Which::Tiny => (det.image_size, 32),
             Which::Large => (det.image_size, 128),
             Which::Cnn => (cls.size, 64),
         };
-        let size = u32::try_from(size).map_err(|_| Failure("image size out of range".into()))?;
         let (images, objects) = shapes_batch(&root.child("train"), 0, train_n, size)?;
         let (val_images, val_objects) = shapes_batch(&root.child("val"), 0, val_n, size)?;
         let (targets, truth) = match kind {
@@ -172,29 +169,27 @@ impl Workload {
         steps: u64,
         mode: Mode,
         device: DeviceConfig,
-        threads: usize,
+        threads: u32,
     ) -> TrainConfig {
-        TrainConfig {
-            steps,
-            batch_size: self.batch,
-            schedule: LrSchedule::Cosine {
+        TrainConfig::default()
+            .with_steps(steps)
+            .with_batch_size(self.batch as u64)
+            .with_schedule(LrSchedule::Cosine {
                 base: 3e-3,
                 min: 3e-5,
                 warmup: (steps / 10).min(50),
                 total: steps.max(1),
-            },
-            optimizer: OptimizerConfig::AdamW {
+            })
+            .with_optimizer(OptimizerConfig::AdamW {
                 beta1: 0.9,
                 beta2: 0.999,
                 eps: 1e-8,
                 weight_decay: 1e-4,
-            },
-            device,
-            threads,
-            mode,
-            cpu_capability: None,
-            nan_guard: true,
-        }
+            })
+            .with_device(device)
+            .with_threads(threads)
+            .with_mode(mode)
+            .with_nan_guard(true)
     }
 
     /// A trainer (the determinism switch is applied by `Trainer::new`).
@@ -260,9 +255,9 @@ impl Workload {
                 let mut h = blake3::Hasher::new();
                 for d in &all {
                     h.update(&d.image_id.to_le_bytes());
-                    h.update(&d.class.to_le_bytes());
+                    h.update(&d.class.0.to_le_bytes());
                     h.update(&d.score.to_bits().to_le_bytes());
-                    for c in d.bbox {
+                    for c in d.bbox.to_array() {
                         h.update(&c.to_bits().to_le_bytes());
                     }
                 }
@@ -352,9 +347,28 @@ impl AnyTrainer {
 }
 
 /// The class of each image's first object (0 for an image without objects).
-fn first_classes(objects: &[Vec<ObjectBox>]) -> Vec<i64> {
+fn first_classes(objects: &[Vec<LabeledBox>]) -> Vec<i64> {
     objects
         .iter()
-        .map(|o| o.first().map_or(0, |b| i64::from(b.class)))
+        .map(|o| o.first().map_or(0, |b| i64::from(b.class.0)))
         .collect()
+}
+
+/// Images `start .. start + n` of the built-in shapes set (`lockstep_data::synthetic`,
+/// nodes `seed/image[i]`) as a `[n, 3, size, size]` tensor, and their boxes.
+fn shapes_batch(
+    seed: &SeedTree,
+    start: u64,
+    n: u64,
+    size: u32,
+) -> Result<(Tensor, Vec<Vec<LabeledBox>>), Failure> {
+    let mut images = Vec::new();
+    let mut boxes = Vec::new();
+    for i in start..start + n {
+        let (image, b) = shapes_image(&seed.child_index("image", i), size)
+            .map_err(|e| Failure(e.to_string()))?;
+        images.push(image);
+        boxes.push(b);
+    }
+    Ok((images_to_tensor(&images)?, boxes))
 }
