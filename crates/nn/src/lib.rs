@@ -38,5 +38,5 @@ pub use progress::ProgressMode;
 pub use schedule::LrSchedule;
 pub use source::{LabeledImage, SamplerSource};
 pub use tch;
-pub use trace::{Divergence, Phase, TraceOptions};
+pub use trace::{Difference, Divergence, Phase, TraceOptions};
 pub use trainer::{DeviceConfig, ResumeOptions, StepEnd, TrainConfig, Trainer};

@@ -221,9 +221,8 @@ pub struct Divergence {
     pub module: String,
     /// The tensor.
     pub tensor: String,
-    /// What differs: `values`, `shape`, `dtype`, `record` (the traces recorded
-    /// different tensors here) or `length` (one trace ends).
-    pub what: String,
+    /// What differs.
+    pub what: Difference,
     /// The fingerprint in trace A, if it has this record.
     pub a: Option<Fingerprint>,
     /// The fingerprint in trace B, if it has this record.
@@ -250,10 +249,39 @@ impl fmt::Display for Divergence {
     }
 }
 
+/// What differs at a [`Divergence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Difference {
+    /// The tensor's values (its fingerprint).
+    Values,
+    /// Its shape.
+    Shape,
+    /// Its dtype.
+    Dtype,
+    /// The traces recorded different tensors here (step, phase, module or name).
+    Record,
+    /// One trace ends here.
+    Length,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Values => "values",
+            Self::Shape => "shape",
+            Self::Dtype => "dtype",
+            Self::Record => "record",
+            Self::Length => "length",
+        })
+    }
+}
+
 fn divergence(
     index: usize,
     r: &TraceRecord,
-    what: &str,
+    what: Difference,
     a: Option<&TraceRecord>,
     b: Option<&TraceRecord>,
 ) -> Divergence {
@@ -275,7 +303,7 @@ fn divergence(
         phase: r.phase,
         module: r.module.clone(),
         tensor: r.tensor.clone(),
-        what: what.to_string(),
+        what,
         a: a.map(|r| r.fp),
         b: b.map(|r| r.fp),
         max_abs_diff,
@@ -288,22 +316,22 @@ pub fn compare_records(a: &[TraceRecord], b: &[TraceRecord]) -> Option<Divergenc
         let same_place =
             x.step == y.step && x.phase == y.phase && x.module == y.module && x.tensor == y.tensor;
         if !same_place {
-            return Some(divergence(i, x, "record", Some(x), Some(y)));
+            return Some(divergence(i, x, Difference::Record, Some(x), Some(y)));
         }
         if x.dtype != y.dtype {
-            return Some(divergence(i, x, "dtype", Some(x), Some(y)));
+            return Some(divergence(i, x, Difference::Dtype, Some(x), Some(y)));
         }
         if x.shape != y.shape {
-            return Some(divergence(i, x, "shape", Some(x), Some(y)));
+            return Some(divergence(i, x, Difference::Shape, Some(x), Some(y)));
         }
         if x.fp != y.fp {
-            return Some(divergence(i, x, "values", Some(x), Some(y)));
+            return Some(divergence(i, x, Difference::Values, Some(x), Some(y)));
         }
     }
     let n = a.len().min(b.len());
     match (a.get(n), b.get(n)) {
-        (Some(x), None) => Some(divergence(n, x, "length", Some(x), None)),
-        (None, Some(y)) => Some(divergence(n, y, "length", None, Some(y))),
+        (Some(x), None) => Some(divergence(n, x, Difference::Length, Some(x), None)),
+        (None, Some(y)) => Some(divergence(n, y, Difference::Length, None, Some(y))),
         _ => None,
     }
 }
@@ -344,8 +372,8 @@ mod tests {
         b[2] = rec(1, Phase::Loss, "loss", 9.0);
         let d = compare_records(&a, &b).unwrap();
         assert_eq!(
-            (d.index, d.step, d.phase, d.tensor.as_str(), d.what.as_str()),
-            (1, 0, Phase::Forward, "output", "values")
+            (d.index, d.step, d.phase, d.tensor.as_str(), d.what),
+            (1, 0, Phase::Forward, "output", Difference::Values)
         );
         assert_eq!(d.max_abs_diff, Some(0.5));
         assert!(d
@@ -353,7 +381,7 @@ mod tests {
             .contains("step 0, phase forward, module `m`, tensor `output`"));
         let short = &a[..2];
         let d = compare_records(&a, short).unwrap();
-        assert_eq!((d.index, d.what.as_str(), d.b), (2, "length", None));
+        assert_eq!((d.index, d.what, d.b), (2, Difference::Length, None));
     }
 
     #[test]

@@ -7,11 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: shapes_preview DIR [SEED]")?;
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
-    let config = ShapesConfig {
-        train_images: 16,
-        val_images: 4,
-        image_size: 96,
-    };
+    let config = ShapesConfig::new(16, 4, 96);
     let data = generate(
         &SeedTree::from_u64(seed).child("shapes"),
         config,

@@ -1,25 +1,22 @@
 //! Detections drawn on validation images, so a person can look at what the model found.
 
 use image::{Rgb, RgbImage};
+use lockstep_core::{BBox, LabeledBox};
 
 /// Colours per class (rectangle, ellipse, triangle) for detections.
 const CLASS_COLOURS: [[u8; 3]; 3] = [[255, 140, 0], [255, 255, 0], [255, 40, 40]];
 /// Ground truth is white and drawn just outside its box, so it shows on any shape.
 const GROUND_TRUTH: [u8; 3] = [255, 255, 255];
 
-/// A box to draw: `[x1, y1, x2, y2]` in the image's pixels, with its class.
-#[derive(Debug, Clone, Copy)]
-pub struct Drawn {
-    /// `[x1, y1, x2, y2]`.
-    pub bbox: [f32; 4],
-    /// Class index.
-    pub class: usize,
-}
-
 /// The image scaled up `scale` times (nearest), with ground truth outlined in white just
 /// outside its box and detections outlined in their class colour (rectangle orange,
-/// ellipse yellow, triangle red), two pixels wide.
-pub fn overlay(image: &RgbImage, truth: &[Drawn], detections: &[Drawn], scale: u32) -> RgbImage {
+/// ellipse yellow, triangle red), two pixels wide. Boxes are in the image's pixels.
+pub(crate) fn overlay(
+    image: &RgbImage,
+    truth: &[LabeledBox],
+    detections: &[LabeledBox],
+    scale: u32,
+) -> RgbImage {
     let scale = scale.max(1);
     let mut out = image::imageops::resize(
         image,
@@ -29,19 +26,22 @@ pub fn overlay(image: &RgbImage, truth: &[Drawn], detections: &[Drawn], scale: u
     );
     let margin = 1.0 / scale as f32;
     for t in truth {
-        let [x1, y1, x2, y2] = t.bbox;
-        let outside = [x1 - margin, y1 - margin, x2 + margin, y2 + margin];
+        let b = t.bbox;
+        let outside = BBox::new(b.x1 - margin, b.y1 - margin, b.x2 + margin, b.y2 + margin);
         outline(&mut out, outside, scale, GROUND_TRUTH, 1);
     }
     for d in detections {
-        let colour = CLASS_COLOURS.get(d.class).copied().unwrap_or([255, 0, 255]);
+        let colour = CLASS_COLOURS
+            .get(d.class.index())
+            .copied()
+            .unwrap_or([255, 0, 255]);
         outline(&mut out, d.bbox, scale, colour, 2);
     }
     out
 }
 
 /// Tiles images left to right, `columns` per row.
-pub fn grid(images: &[RgbImage], columns: usize) -> RgbImage {
+pub(crate) fn grid(images: &[RgbImage], columns: usize) -> RgbImage {
     let columns = columns.max(1);
     // Tiles as large as the largest image, so mixed sizes neither overlap nor clip.
     let w = images.iter().map(|i| i.width()).max().unwrap_or(1);
@@ -56,14 +56,14 @@ pub fn grid(images: &[RgbImage], columns: usize) -> RgbImage {
     out
 }
 
-fn outline(image: &mut RgbImage, bbox: [f32; 4], scale: u32, colour: [u8; 3], width: u32) {
+fn outline(image: &mut RgbImage, bbox: BBox, scale: u32, colour: [u8; 3], width: u32) {
     let (iw, ih) = (image.width() as i64, image.height() as i64);
     let to_px = |v: f32| (f64::from(v) * f64::from(scale)).round() as i64;
     let (x1, y1, x2, y2) = (
-        to_px(bbox[0]),
-        to_px(bbox[1]),
-        to_px(bbox[2]) - 1,
-        to_px(bbox[3]) - 1,
+        to_px(bbox.x1),
+        to_px(bbox.y1),
+        to_px(bbox.x2) - 1,
+        to_px(bbox.y2) - 1,
     );
     let mut put = |x: i64, y: i64| {
         if (0..iw).contains(&x) && (0..ih).contains(&y) {

@@ -24,6 +24,12 @@ pub struct Environment {
 
 impl Environment {
     /// Reads the environment of this process.
+    ///
+    /// ```
+    /// let env = lockstep_repro::environment::Environment::current();
+    /// assert!(env.available_threads >= 1);
+    /// assert_eq!(env.tch, lockstep_repro::environment::TCH_VERSION);
+    /// ```
     pub fn current() -> Self {
         Self {
             rustc: env!("LOCKSTEP_RUSTC_VERSION").to_string(),

@@ -1,16 +1,19 @@
-//! The reproducibility suite behind `cargo xtask repro`.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod draw;
+mod checks;
+mod draw;
 pub mod environment;
 mod error;
+pub mod layout;
 pub mod options;
 pub mod owned;
-pub mod plot;
+mod plot;
+mod process;
 pub mod report;
 pub mod shapes;
 pub mod stages;
 pub mod suite;
 pub mod worker;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, SplitProblem};

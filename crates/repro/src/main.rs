@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lockstep_nn::determinism::{CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE};
+use lockstep_repro::layout::Layout;
 use lockstep_repro::options::{Command, USAGE};
 use lockstep_repro::{suite, worker};
 
@@ -45,12 +46,13 @@ fn main() -> ExitCode {
                 .find(|(k, _)| k == "total")
                 .map(|(_, s)| *s)
                 .unwrap_or(0.0);
-            eprintln!("\nreport: {}", options.out.join("report.md").display());
+            let layout = Layout::new(&options.out);
+            eprintln!("\nreport: {}", layout.report_md().display());
             eprintln!(
                 "plots: {} {}, detections: {}",
-                options.out.join("loss.svg").display(),
-                options.out.join("controls.svg").display(),
-                options.out.join("detections.png").display()
+                layout.loss_svg().display(),
+                layout.controls_svg().display(),
+                layout.detections_png().display()
             );
             eprintln!("suite time: {total:.1} s");
             println!(

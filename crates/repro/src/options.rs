@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use lockstep_nn::DeviceConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -11,29 +12,38 @@ pub(crate) const MIN_STEPS: u64 = 4;
 /// The most steps a run may take (far beyond any useful suite).
 pub(crate) const MAX_STEPS: u64 = 10_000_000;
 /// The most libtorch threads per process.
-pub(crate) const MAX_THREADS: usize = 1024;
+pub(crate) const MAX_THREADS: u32 = 1024;
 
-/// Where training runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    /// The CPU.
-    Cpu,
-    /// The first CUDA device.
-    Cuda,
-}
-
-/// Options of `lockstep-repro`.
+/// Options of `lockstep-repro`: parsed from a command line by [`Options::parse`], or
+/// built in code from `Options::default()` and checked by [`Options::validate`].
+///
+/// ```
+/// use lockstep_repro::options::Options;
+/// let options = Options::parse(&["--quick".into(), "--seed".into(), "7".into()])?;
+/// assert_eq!((options.seed, options.steps()), (7, 40));
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
+///
+/// In code:
+///
+/// ```
+/// use lockstep_repro::options::Options;
+/// let options = Options::default().with_quick(true).with_out("/tmp/repro".into());
+/// options.validate()?;
+/// assert!(options.clone().with_threads(0).validate().is_err());
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Options {
-    /// `--device cpu|cuda`.
-    pub device: Device,
+    /// `--device cpu|cuda` (`cuda` is CUDA device 0).
+    pub device: DeviceConfig,
     /// `--seed N`: the root seed.
     pub seed: u64,
     /// `--steps N`: training steps per run (a default per mode when absent).
     pub steps: Option<u64>,
     /// `--threads N`: libtorch intra-op threads per training process.
-    pub threads: usize,
+    pub threads: u32,
     /// `--data DIR`: a COCO dataset (`DIR/train/{images,instances.json}`,
     /// `DIR/val/{images,instances.json}`) instead of the built-in one.
     pub data: Option<PathBuf>,
@@ -62,7 +72,32 @@ options:
   -h, --help          this text
 ";
 
+impl Default for Options {
+    /// What an empty command line gives.
+    fn default() -> Self {
+        Self {
+            device: DeviceConfig::Cpu,
+            seed: 0,
+            steps: None,
+            threads: 1,
+            data: None,
+            out: PathBuf::from("target/repro"),
+            quick: false,
+        }
+    }
+}
+
 /// What a command line asks for.
+///
+/// ```
+/// use lockstep_repro::options::Command;
+/// let args = ["worker".to_string(), "spec.json".to_string()];
+/// assert!(matches!(Command::parse(&args)?, Command::Worker { .. }));
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
+///
+/// Not `#[non_exhaustive]`: the binary matches it exhaustively, so that a new command
+/// cannot go unhandled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `-h` or `--help` anywhere: print [`USAGE`].
@@ -79,6 +114,13 @@ pub enum Command {
 impl Command {
     /// Parses the arguments after the program name. Pure: it reads no file and no
     /// environment, and it returns an error (never panics) for any list of strings.
+    ///
+    /// ```
+    /// use lockstep_repro::options::Command;
+    /// assert_eq!(Command::parse(&["-h".into()])?, Command::Help);
+    /// assert!(Command::parse(&["worker".into()]).is_err());
+    /// # Ok::<(), lockstep_repro::Error>(())
+    /// ```
     pub fn parse(args: &[String]) -> Result<Self> {
         if args.iter().any(|a| a == "-h" || a == "--help") {
             return Ok(Self::Help);
@@ -89,9 +131,10 @@ impl Command {
                 Some(spec) => Ok(Self::Worker {
                     spec: PathBuf::from(spec),
                 }),
-                None => Err(Error::Config(
-                    "worker needs its spec file: lockstep-repro worker SPEC.json".into(),
-                )),
+                None => Err(Error::MissingValue {
+                    option: "worker",
+                    hint: " (its spec file): lockstep-repro worker SPEC.json",
+                }),
             };
         }
         Options::parse(args).map(Self::Suite)
@@ -99,34 +142,73 @@ impl Command {
 }
 
 impl Options {
+    /// Sets [`Self::device`].
+    pub fn with_device(mut self, device: DeviceConfig) -> Self {
+        self.device = device;
+        self
+    }
+    /// Sets [`Self::seed`].
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Sets [`Self::steps`].
+    pub fn with_steps(mut self, steps: Option<u64>) -> Self {
+        self.steps = steps;
+        self
+    }
+    /// Sets [`Self::threads`].
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.threads = threads;
+        self
+    }
+    /// Sets [`Self::data`].
+    pub fn with_data(mut self, data: Option<PathBuf>) -> Self {
+        self.data = data;
+        self
+    }
+    /// Sets [`Self::out`].
+    pub fn with_out(mut self, out: PathBuf) -> Self {
+        self.out = out;
+        self
+    }
+    /// Sets [`Self::quick`].
+    pub fn with_quick(mut self, quick: bool) -> Self {
+        self.quick = quick;
+        self
+    }
+
     /// Parses the suite's options (the arguments after the program name; see
     /// [`Command::parse`] for `--help` and `worker`). Pure, and never panics.
+    ///
+    /// ```
+    /// use lockstep_repro::options::Options;
+    /// let options = Options::parse(&["--steps".into(), "50".into()])?;
+    /// assert_eq!(options.steps(), 50);
+    /// let err = Options::parse(&["--steps".into(), "2".into()]).unwrap_err();
+    /// assert!(err.to_string().contains("--steps"));
+    /// # Ok::<(), lockstep_repro::Error>(())
+    /// ```
     pub fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options {
-            device: Device::Cpu,
-            seed: 0,
-            steps: None,
-            threads: 1,
-            data: None,
-            out: PathBuf::from("target/repro"),
-            quick: false,
-        };
+        let mut options = Options::default();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
+            let mut value = |option: &'static str| {
                 it.next()
                     .cloned()
-                    .ok_or_else(|| Error::Config(format!("{name} needs a value")))
+                    .ok_or(Error::MissingValue { option, hint: "" })
             };
             match arg.as_str() {
                 "--device" => {
                     options.device = match value("--device")?.as_str() {
-                        "cpu" => Device::Cpu,
-                        "cuda" => Device::Cuda,
+                        "cpu" => DeviceConfig::Cpu,
+                        "cuda" => DeviceConfig::Cuda(0),
                         other => {
-                            return Err(Error::Config(format!(
-                                "--device is cpu or cuda, not `{other}`"
-                            )))
+                            return Err(Error::InvalidValue {
+                                option: "--device",
+                                value: other.into(),
+                                expected: "cpu or cuda",
+                            })
                         }
                     }
                 }
@@ -137,16 +219,17 @@ impl Options {
                 }
                 "--threads" => {
                     let threads = parse_number("--threads", &value("--threads")?)?;
-                    // Too large for usize is out of range too: `validate` names it.
-                    options.threads = usize::try_from(threads).unwrap_or(usize::MAX);
+                    options.threads = u32::try_from(threads).map_err(|_| {
+                        Error::out_of_range("--threads", threads, 1, u64::from(MAX_THREADS))
+                    })?;
                 }
                 "--data" => options.data = Some(PathBuf::from(value("--data")?)),
                 "--out" => options.out = PathBuf::from(value("--out")?),
                 "--quick" => options.quick = true,
                 other => {
-                    return Err(Error::Config(format!(
-                        "unknown option `{other}`; see --help"
-                    )))
+                    return Err(Error::UnknownOption {
+                        option: other.into(),
+                    })
                 }
             }
         }
@@ -155,32 +238,58 @@ impl Options {
     }
 
     /// Checks what `parse` checks, for options built in code.
+    ///
+    /// ```
+    /// use lockstep_repro::options::Options;
+    /// assert!(Options::default().validate().is_ok());
+    /// assert!(Options::default().with_steps(Some(3)).validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if let Some(steps) = self.steps {
-            if !(MIN_STEPS..=MAX_STEPS).contains(&steps) {
-                return Err(Error::Config(format!(
-                    "--steps must be in {MIN_STEPS}..={MAX_STEPS}, got {steps}"
-                )));
-            }
+            check_steps("--steps", steps)?;
         }
-        if !(1..=MAX_THREADS).contains(&self.threads) {
-            return Err(Error::Config(format!(
-                "--threads must be in 1..={MAX_THREADS}, got {}",
-                self.threads
-            )));
-        }
-        Ok(())
+        check_threads("--threads", self.threads)
     }
 
-    /// The training steps per run.
+    /// The training steps per run: `--steps`, or 300 (40 with `--quick`).
+    ///
+    /// ```
+    /// use lockstep_repro::options::Options;
+    /// assert_eq!(Options::default().steps(), 300);
+    /// assert_eq!(Options::default().with_quick(true).steps(), 40);
+    /// ```
     pub fn steps(&self) -> u64 {
         self.steps.unwrap_or(if self.quick { 40 } else { 300 })
     }
 }
 
-fn parse_number(name: &str, text: &str) -> Result<u64> {
-    text.parse()
-        .map_err(|_| Error::Config(format!("{name} takes a non-negative integer, got `{text}`")))
+/// `steps` (of `what`) in `MIN_STEPS..=MAX_STEPS`.
+pub(crate) fn check_steps(what: &str, steps: u64) -> Result<()> {
+    if !(MIN_STEPS..=MAX_STEPS).contains(&steps) {
+        return Err(Error::out_of_range(what, steps, MIN_STEPS, MAX_STEPS));
+    }
+    Ok(())
+}
+
+/// `threads` (of `what`) in `1..=MAX_THREADS`.
+pub(crate) fn check_threads(what: &str, threads: u32) -> Result<()> {
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::out_of_range(
+            what,
+            u64::from(threads),
+            1,
+            u64::from(MAX_THREADS),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_number(option: &'static str, text: &str) -> Result<u64> {
+    text.parse().map_err(|_| Error::InvalidValue {
+        option,
+        value: text.into(),
+        expected: "a non-negative integer",
+    })
 }
 
 #[cfg(test)]
@@ -209,7 +318,7 @@ mod tests {
             "--quick",
         ]))
         .unwrap();
-        assert_eq!(o.device, Device::Cuda);
+        assert_eq!(o.device, DeviceConfig::Cuda(0));
         assert_eq!((o.seed, o.steps(), o.threads, o.quick), (9, 50, 2, true));
         assert_eq!(o.data.as_deref(), Some(std::path::Path::new("d")));
         assert_eq!(o.out, PathBuf::from("o"));

@@ -24,6 +24,7 @@ const MARKER_READ_LIMIT: u64 = 4096;
 
 /// What is at a path, as far as ownership goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum State {
     /// Nothing: the suite may create it.
     Missing,
@@ -37,6 +38,13 @@ pub enum State {
 
 /// Looks at `dir` without changing anything. Symbolic links are not followed: a link
 /// is never the suite's.
+///
+/// ```
+/// use lockstep_repro::owned::{state, State};
+/// let dir = std::env::temp_dir().join("lockstep-owned-doc-state-missing");
+/// assert_eq!(state(&dir)?, State::Missing);
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn state(dir: &Path) -> Result<State> {
     let meta = match std::fs::symlink_metadata(dir) {
         Ok(meta) => meta,
@@ -94,6 +102,17 @@ fn write_marker(dir: &Path) -> Result<()> {
 
 /// Makes `dir` the suite's without removing anything: creates it, adopts it when it is
 /// empty, or keeps it when it already carries the marker. Refuses anything else.
+///
+/// ```
+/// use lockstep_repro::owned::{claim, remove, state, State, MARKER};
+/// let dir = std::env::temp_dir().join(format!("lockstep-owned-doc-{}", std::process::id()));
+/// claim(&dir)?;
+/// assert!(dir.join(MARKER).exists());
+/// assert_eq!(state(&dir)?, State::Owned);
+/// remove(&dir)?; // only because it carries the marker
+/// assert_eq!(state(&dir)?, State::Missing);
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn claim(dir: &Path) -> Result<()> {
     match state(dir)? {
         State::Owned => Ok(()),
@@ -108,6 +127,11 @@ pub fn claim(dir: &Path) -> Result<()> {
 
 /// Makes `dir` a new, empty folder of the suite's (holding only the marker): a folder
 /// with the marker is removed first, an empty one adopted; anything else is refused.
+///
+/// ```no_run
+/// lockstep_repro::owned::fresh("target/repro/runs".as_ref())?;
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn fresh(dir: &Path) -> Result<()> {
     remove(dir)?;
     claim(dir)
@@ -115,6 +139,11 @@ pub fn fresh(dir: &Path) -> Result<()> {
 
 /// Removes `dir` when it carries the marker; an absent or empty folder is left as it
 /// is. Anything else is refused, and nothing is removed.
+///
+/// ```no_run
+/// lockstep_repro::owned::remove("target/repro/data-again".as_ref())?;
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn remove(dir: &Path) -> Result<()> {
     match state(dir)? {
         State::Missing | State::Empty => Ok(()),

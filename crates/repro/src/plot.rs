@@ -9,11 +9,21 @@ use crate::error::{Error, Result};
 
 /// One curve: a name and the loss of each step.
 #[derive(Debug, Clone)]
-pub struct Curve {
+pub(crate) struct Curve {
     /// The run's name in the legend.
-    pub name: String,
+    pub(crate) name: String,
     /// The loss per step, step 0 first.
-    pub losses: Vec<f64>,
+    pub(crate) losses: Vec<f64>,
+}
+
+impl Curve {
+    /// A curve of `f32` losses, widened.
+    pub(crate) fn of(name: &str, losses: &[f32]) -> Self {
+        Self {
+            name: name.into(),
+            losses: losses.iter().map(|&l| f64::from(l)).collect(),
+        }
+    }
 }
 
 const COLOURS: [RGBColor; 6] = [
@@ -27,15 +37,15 @@ const COLOURS: [RGBColor; 6] = [
 
 /// Draws `curves` into an SVG at `path`; `marker` draws a vertical line at a step, with
 /// its legend text.
-pub fn loss_curves(
+pub(crate) fn loss_curves(
     path: &Path,
     title: &str,
     curves: &[Curve],
     marker: Option<(usize, String)>,
 ) -> Result<()> {
-    let plot_error = |e: String| Error::Image {
+    let plot_error = |e: Box<dyn std::error::Error + Send + Sync>| Error::Plot {
         path: path.to_path_buf(),
-        message: e,
+        source: e,
     };
     let steps = curves
         .iter()
@@ -57,20 +67,20 @@ pub fn loss_curves(
     };
     let pad = (high - low) * 0.05;
     let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_error(e.to_string()))?;
+    root.fill(&WHITE).map_err(|e| plot_error(e.into()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
         .build_cartesian_2d(0usize..steps, (low - pad)..(high + pad))
-        .map_err(|e| plot_error(e.to_string()))?;
+        .map_err(|e| plot_error(e.into()))?;
     chart
         .configure_mesh()
         .x_desc("step")
         .y_desc("loss")
         .draw()
-        .map_err(|e| plot_error(e.to_string()))?;
+        .map_err(|e| plot_error(e.into()))?;
     for (k, curve) in curves.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
         // Later curves are dashed-looking (thinner) so identical curves stay visible.
@@ -85,7 +95,7 @@ pub fn loss_curves(
                     .map(|(i, v)| (i, *v)),
                 colour.stroke_width(width),
             ))
-            .map_err(|e| plot_error(e.to_string()))?
+            .map_err(|e| plot_error(e.into()))?
             .label(curve.name.clone())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
@@ -97,7 +107,7 @@ pub fn loss_curves(
                 vec![(step, low - pad), (step, high + pad)],
                 RED.stroke_width(2),
             ))
-            .map_err(|e| plot_error(e.to_string()))?
+            .map_err(|e| plot_error(e.into()))?
             .label(text)
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
     }
@@ -106,7 +116,7 @@ pub fn loss_curves(
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| plot_error(e.to_string()))?;
-    root.present().map_err(|e| plot_error(e.to_string()))?;
+        .map_err(|e| plot_error(e.into()))?;
+    root.present().map_err(|e| plot_error(e.into()))?;
     Ok(())
 }

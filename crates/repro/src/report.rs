@@ -8,8 +8,149 @@ use serde::{Deserialize, Serialize};
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::options::Options;
-use crate::stages::CheckRow;
+
+/// The section of the report a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The dataset: generated twice, pinned, or the user's left unchanged.
+    #[serde(rename = "dataset")]
+    Dataset,
+    /// The seed tree's vectors.
+    #[serde(rename = "seeding")]
+    Seeding,
+    /// Data order, resume and shards.
+    #[serde(rename = "data")]
+    Data,
+    /// Augmentation on several threads, and replay.
+    #[serde(rename = "augment")]
+    Augment,
+    /// NMS.
+    #[serde(rename = "postprocess")]
+    Postprocess,
+    /// Two training processes compared.
+    #[serde(rename = "end to end")]
+    EndToEnd,
+    /// A killed run resumed.
+    #[serde(rename = "resume")]
+    Resume,
+    /// A negative control: it passes when the suite catches the injected change.
+    #[serde(rename = "control")]
+    Control,
+    /// Validation mAP.
+    #[serde(rename = "quality")]
+    Quality,
+}
+
+impl Stage {
+    /// The name in the report (as in `report.json`).
+    ///
+    /// ```
+    /// use lockstep_repro::report::Stage;
+    /// assert_eq!(Stage::EndToEnd.name(), "end to end");
+    /// assert_eq!(serde_json::to_string(&Stage::EndToEnd)?, "\"end to end\"");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Seeding => "seeding",
+            Self::Data => "data",
+            Self::Augment => "augment",
+            Self::Postprocess => "postprocess",
+            Self::EndToEnd => "end to end",
+            Self::Resume => "resume",
+            Self::Control => "control",
+            Self::Quality => "quality",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// One row of the report: a check, the hashes it compared, and its verdict.
+///
+/// ```
+/// use lockstep_repro::report::{CheckRow, Stage};
+/// let row = CheckRow::equal(Stage::Data, "order", vec!["ab".into(), "ab".into()], "n = 2");
+/// assert!(row.pass);
+/// let row = CheckRow::new(Stage::Quality, "mAP reported", false, "no mAP");
+/// assert!(!row.pass && row.hashes.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CheckRow {
+    /// The section.
+    pub stage: Stage,
+    /// What was checked.
+    pub check: String,
+    /// The hashes compared (equal when the check passes, unless it is a control).
+    pub hashes: Vec<String>,
+    /// Whether the promise held.
+    pub pass: bool,
+    /// What was compared, or what went wrong.
+    pub detail: String,
+}
+
+impl CheckRow {
+    /// A row with its verdict and no hashes.
+    pub fn new(
+        stage: Stage,
+        check: impl Into<String>,
+        pass: bool,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            stage,
+            check: check.into(),
+            hashes: Vec::new(),
+            pass,
+            detail: detail.into(),
+        }
+    }
+
+    /// The row with the hashes it compared.
+    pub fn with_hashes(mut self, hashes: Vec<String>) -> Self {
+        self.hashes = hashes;
+        self
+    }
+
+    /// A row that passes when all `hashes` are equal.
+    pub fn equal(
+        stage: Stage,
+        check: impl Into<String>,
+        hashes: Vec<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        let pass = hashes.windows(2).all(|w| w[0] == w[1]);
+        Self::new(stage, check, pass, detail).with_hashes(hashes)
+    }
+
+    /// A failed row for a check that could not run.
+    pub fn failed(stage: Stage, check: impl Into<String>, error: &dyn std::fmt::Display) -> Self {
+        Self::new(stage, check, false, format!("error: {error}"))
+    }
+
+    /// [`CheckRow::equal`] on the hashes a check computed, or [`CheckRow::failed`] when
+    /// it could not compute them.
+    pub fn from_hashes(
+        stage: Stage,
+        check: impl Into<String>,
+        detail: impl Into<String>,
+        hashes: Result<Vec<String>>,
+    ) -> Self {
+        match hashes {
+            Ok(hashes) => Self::equal(stage, check, hashes, detail),
+            Err(e) => Self::failed(stage, check, &e),
+        }
+    }
+}
 
 /// Everything the suite found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,16 +178,31 @@ pub struct Report {
 
 impl Report {
     /// Writes `report.json` and `report.md` into `dir`.
+    ///
+    /// ```no_run
+    /// # fn demo(report: &lockstep_repro::report::Report) -> lockstep_repro::Result<()> {
+    /// report.write("target/repro".as_ref())?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let json = dir.join("report.json");
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
+        let layout = Layout::new(dir);
+        let json = layout.report_json();
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::json(&json, e))?;
         std::fs::write(&json, text).map_err(|e| Error::io(&json, e))?;
-        let md = dir.join("report.md");
+        let md = layout.report_md();
         std::fs::write(&md, self.markdown()).map_err(|e| Error::io(&md, e))?;
         Ok(())
     }
 
     /// The report as Markdown.
+    ///
+    /// ```no_run
+    /// let text = std::fs::read_to_string("target/repro/report.json")?;
+    /// let report: lockstep_repro::report::Report = serde_json::from_str(&text)?;
+    /// assert!(report.markdown().starts_with("# lockstep reproducibility report"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         let verdict = if self.passed { "PASS" } else { "FAIL" };

@@ -3,35 +3,38 @@
 //! `instances.json`, so the suite loads it through the same COCO path a user's data takes.
 //!
 //! Every image is a pure function of its seed node `…/shapes/<split>/image[i]`, drawn
+//! by the workspace's one shapes renderer, [`lockstep_data::synthetic::shapes_image`],
 //! with integer arithmetic only, so the files are byte-identical on every machine and
 //! for any thread count. Boxes are the tight bounds of the pixels each shape painted.
 
 use std::path::{Path, PathBuf};
 
-use image::RgbImage;
-use lockstep_seeding::{SeedRng, SeedTree};
+use lockstep_core::LabeledBox;
+use lockstep_data::synthetic::shapes_image;
+use lockstep_seeding::SeedTree;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::prefix;
 use crate::error::{Error, Result};
-use crate::stages::CheckRow;
-use crate::worker::DataPaths;
+use crate::layout::DataPaths;
+use crate::report::{CheckRow, Stage};
 
 /// The classes, in COCO category-id order (ids start at 1).
-pub const CLASSES: [&str; 3] = ["rectangle", "ellipse", "triangle"];
+pub use lockstep_data::synthetic::CLASSES;
+/// The image sides the renderer accepts.
+pub use lockstep_data::synthetic::{MAX_IMAGE_SIZE, MIN_IMAGE_SIZE};
 
-/// Shape colours: saturated and distinct from the dark, noisy backgrounds.
-const PALETTE: [[u8; 3]; 6] = [
-    [230, 60, 50],
-    [60, 200, 80],
-    [70, 110, 240],
-    [240, 210, 60],
-    [200, 80, 220],
-    [60, 210, 220],
-];
-
-/// How large a dataset to make.
+/// How large a dataset to make: [`ShapesConfig::FULL`], [`ShapesConfig::QUICK`], or
+/// [`ShapesConfig::new`]; [`generate`] checks it with [`ShapesConfig::validate`].
+///
+/// ```
+/// use lockstep_repro::shapes::ShapesConfig;
+/// assert!(ShapesConfig::new(40, 8, 64).validate().is_ok());
+/// assert!(ShapesConfig::new(40, 8, 16).validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ShapesConfig {
     /// Images in the training split.
     pub train_images: u32,
@@ -54,21 +57,21 @@ impl ShapesConfig {
         val_images: 64,
         image_size: 96,
     };
-}
 
-/// One object: a class index into [`CLASSES`] and its box `[x1, y1, x2, y2]` in pixels
-/// (exclusive right and bottom edges).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Object {
-    /// Index into [`CLASSES`].
-    pub class: usize,
-    /// `[x1, y1, x2, y2]`.
-    pub bbox: [u32; 4],
-}
+    /// `train_images` and `val_images` images of `image_size` square pixels.
+    pub const fn new(train_images: u32, val_images: u32, image_size: u32) -> Self {
+        Self {
+            train_images,
+            val_images,
+            image_size,
+        }
+    }
 
-/// The largest image side [`render`] accepts: larger images would only be a way to ask
-/// for gigabytes by mistake.
-pub const MAX_IMAGE_SIZE: u32 = 4096;
+    /// Checks the image side: [`MIN_IMAGE_SIZE`]`..=`[`MAX_IMAGE_SIZE`].
+    pub fn validate(&self) -> Result<()> {
+        check_size(self.image_size)
+    }
+}
 
 /// Where a generated dataset lies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,122 +90,32 @@ pub struct ShapesDataset {
 
 impl ShapesDataset {
     /// Where its splits' images and annotations are.
+    ///
+    /// ```no_run
+    /// # fn demo(data: &lockstep_repro::shapes::ShapesDataset) {
+    /// let paths = data.paths();
+    /// assert!(paths.train_instances.ends_with("train/instances.json"));
+    /// # }
+    /// ```
     pub fn paths(&self) -> DataPaths {
         DataPaths::under(&self.dir)
     }
 }
 
-/// Draws image `node` of side `size`: the pixels and the objects on them.
-pub fn render(node: &SeedTree, size: u32) -> Result<(RgbImage, Vec<Object>)> {
-    if !(32..=MAX_IMAGE_SIZE).contains(&size) {
-        return Err(Error::Config(format!(
-            "shapes image size {size} is outside 32..={MAX_IMAGE_SIZE}"
-        )));
+fn size_error(size: u32) -> Error {
+    Error::out_of_range(
+        "shapes image size",
+        u64::from(size),
+        u64::from(MIN_IMAGE_SIZE),
+        u64::from(MAX_IMAGE_SIZE),
+    )
+}
+
+fn check_size(size: u32) -> Result<()> {
+    if !(MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(&size) {
+        return Err(size_error(size));
     }
-    let mut image = background(&node.child("background"), size);
-    let mut layout = node.child("layout").rng();
-    let count = 1 + draw_below(&mut layout, 5);
-    let mut objects: Vec<Object> = Vec::new();
-    for k in 0..count {
-        let mut rng = node.child_index("object", k).rng();
-        // A few placements are tried; one overlapping a placed object too much is
-        // skipped, so every label stays visible.
-        for _attempt in 0..8 {
-            let class = draw_below(&mut rng, CLASSES.len() as u64) as usize;
-            let w = 14 + draw_below(&mut rng, u64::from(size / 3)) as u32;
-            let h = 14 + draw_below(&mut rng, u64::from(size / 3)) as u32;
-            let x1 = draw_below(&mut rng, u64::from(size - w)) as u32;
-            let y1 = draw_below(&mut rng, u64::from(size - h)) as u32;
-            let colour = PALETTE[draw_below(&mut rng, PALETTE.len() as u64) as usize];
-            let frame = [x1, y1, x1 + w, y1 + h];
-            if objects
-                .iter()
-                .any(|o| overlap_fraction(&o.bbox, &frame) > 0.15)
-            {
-                continue;
-            }
-            if let Some(bbox) = paint(&mut image, class, frame, colour) {
-                objects.push(Object { class, bbox });
-            }
-            break;
-        }
-    }
-    Ok((image, objects))
-}
-
-/// A uniform integer below `n` (> 0) from `rng`.
-fn draw_below(rng: &mut SeedRng, n: u64) -> u64 {
-    rng.try_below(n.max(1)).unwrap_or(0)
-}
-
-/// A dark background colour with per-pixel noise from counter-based draws.
-fn background(node: &SeedTree, size: u32) -> RgbImage {
-    let mut rng = node.rng();
-    let base = [
-        20 + draw_below(&mut rng, 60) as u8,
-        20 + draw_below(&mut rng, 60) as u8,
-        20 + draw_below(&mut rng, 60) as u8,
-    ];
-    let noise = node.child("noise");
-    RgbImage::from_fn(size, size, |x, y| {
-        let v = noise.u64_at(u64::from(y) * u64::from(size) + u64::from(x));
-        let mut px = [0u8; 3];
-        for (c, out) in px.iter_mut().enumerate() {
-            // Noise in [-24, 24] per channel, from separate bytes of one draw.
-            let delta = ((v >> (8 * c)) & 0xff) as i32 * 49 / 256 - 24;
-            *out = (i32::from(base[c]) + delta).clamp(0, 255) as u8;
-        }
-        image::Rgb(px)
-    })
-}
-
-/// The part of box `b`'s area covered by box `a`, relative to the smaller box.
-fn overlap_fraction(a: &[u32; 4], b: &[u32; 4]) -> f64 {
-    let w = a[2].min(b[2]).saturating_sub(a[0].max(b[0]));
-    let h = a[3].min(b[3]).saturating_sub(a[1].max(b[1]));
-    let inter = f64::from(w) * f64::from(h);
-    let area = |r: &[u32; 4]| f64::from(r[2] - r[0]) * f64::from(r[3] - r[1]);
-    inter / area(a).min(area(b)).max(1.0)
-}
-
-/// Paints shape `class` inside `frame` and returns the tight box of painted pixels.
-fn paint(image: &mut RgbImage, class: usize, frame: [u32; 4], colour: [u8; 3]) -> Option<[u32; 4]> {
-    let [x1, y1, x2, y2] = frame;
-    let (w, h) = (i64::from(x2 - x1), i64::from(y2 - y1));
-    let mut bounds: Option<[u32; 4]> = None;
-    for y in y1..y2 {
-        for x in x1..x2 {
-            // Pixel centres in doubled coordinates relative to the frame, so every test
-            // below is exact integer arithmetic.
-            let px = 2 * i64::from(x - x1) + 1;
-            let py = 2 * i64::from(y - y1) + 1;
-            let inside = match class {
-                0 => true,
-                1 => {
-                    // ((px − w)/w)² + ((py − h)/h)² ≤ 1, scaled by w²h².
-                    let dx = px - w;
-                    let dy = py - h;
-                    dx * dx * h * h + dy * dy * w * w <= w * w * h * h
-                }
-                _ => {
-                    // Apex at the top centre (w, 0), base along the bottom edge (py = 2h):
-                    // the half-width grows linearly from 0 at the apex to w at the base,
-                    // |px − w| ≤ py · w / 2h, multiplied out.
-                    (px - w).abs() * 2 * h <= py * w
-                }
-            };
-            if inside {
-                image.put_pixel(x, y, image::Rgb(colour));
-                bounds = Some(match bounds {
-                    None => [x, y, x + 1, y + 1],
-                    Some([bx1, by1, bx2, by2]) => {
-                        [bx1.min(x), by1.min(y), bx2.max(x + 1), by2.max(y + 1)]
-                    }
-                });
-            }
-        }
-    }
-    bounds
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -239,13 +152,16 @@ struct CocoFile {
 /// Writes the dataset for `root` (the node `…/shapes`) into `dir`, creating it, and
 /// returns where it is with its manifest and content hash. `dir` may exist and hold
 /// other files, but not `train` or `val`: nothing is ever overwritten or removed.
+///
+/// ```no_run
+/// use lockstep_repro::shapes::{generate, pinned_hash, ShapesConfig};
+/// use lockstep_seeding::SeedTree;
+/// let data = generate(&SeedTree::from_u64(0).child("shapes"), ShapesConfig::QUICK, "/tmp/shapes".as_ref())?;
+/// assert_eq!(Some(data.content_hash.as_str()), pinned_hash(0, ShapesConfig::QUICK));
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<ShapesDataset> {
-    if !(32..=MAX_IMAGE_SIZE).contains(&config.image_size) {
-        return Err(Error::Config(format!(
-            "shapes image size {} is outside 32..={MAX_IMAGE_SIZE}",
-            config.image_size
-        )));
-    }
+    config.validate()?;
     for split in ["train", "val"] {
         let split_dir = dir.join(split);
         if std::fs::symlink_metadata(&split_dir).is_ok() {
@@ -277,16 +193,17 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
         let node = root.child(split);
         // Collected per image and then the first error taken by position, so which
         // error is reported does not depend on the threads' timing.
-        let rendered: Vec<Result<(String, Vec<Object>)>> = (0..count)
+        let rendered: Vec<Result<(String, Vec<LabeledBox>)>> = (0..count)
             .into_par_iter()
             .map(|i| {
                 let (image, objects) =
-                    render(&node.child_index("image", u64::from(i)), config.image_size)?;
+                    shapes_image(&node.child_index("image", u64::from(i)), config.image_size)
+                        .map_err(|e| size_error(e.size))?;
                 let name = format!("{split}_{i:05}.png");
                 let path = images_dir.join(&name);
-                image.save(&path).map_err(|e| Error::Image {
+                image.save(&path).map_err(|source| Error::Image {
                     path: path.clone(),
-                    message: e.to_string(),
+                    source,
                 })?;
                 Ok((name, objects))
             })
@@ -314,19 +231,19 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
                 height: config.image_size,
             });
             for o in objects {
-                let [x1, y1, x2, y2] = o.bbox;
-                let (w, h) = ((x2 - x1) as f32, (y2 - y1) as f32);
+                // Integer pixel edges below 2^24: every f32 here is exact.
+                let (w, h) = (o.bbox.width(), o.bbox.height());
                 coco.annotations.push(CocoAnnotation {
                     id: coco.annotations.len() as u64 + 1,
                     image_id,
-                    category_id: o.class as u64 + 1,
-                    bbox: [x1 as f32, y1 as f32, w, h],
+                    category_id: u64::from(o.class.0) + 1,
+                    bbox: [o.bbox.x1, o.bbox.y1, w, h],
                     area: w * h,
                     iscrowd: 0,
                 });
             }
         }
-        let text = serde_json::to_string(&coco).map_err(|e| Error::Config(e.to_string()))?;
+        let text = serde_json::to_string(&coco).map_err(|e| Error::json(json_path, e))?;
         std::fs::write(json_path, text).map_err(|e| Error::io(json_path, e))?;
         files.push(format!("{split}/instances.json"));
     }
@@ -344,6 +261,14 @@ pub fn generate(root: &SeedTree, config: ShapesConfig, dir: &Path) -> Result<Sha
 /// BLAKE3 over exactly the files `files` (relative to `dir`, `/`-separated), each as
 /// its name, its length and its bytes, in the order given. Other files in `dir` do
 /// not count. A name that is absolute or climbs out of `dir` is refused.
+///
+/// ```
+/// use lockstep_repro::shapes::hash_files;
+/// let dir = std::env::temp_dir();
+/// assert!(hash_files(&dir, &["../escape".to_string()]).is_err());
+/// assert_eq!(hash_files(&dir, &[])?.len(), 64);
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn hash_files(dir: &Path, files: &[String]) -> Result<String> {
     let mut hasher = blake3::Hasher::new();
     for rel in files {
@@ -380,6 +305,12 @@ const PINNED_QUICK_SEED_0: &str =
     "94d50d724e8377975939782bf5117f5f41eaa7d8f85cf38431da947e084f9a23";
 
 /// The pinned hash of the built-in set for `seed` and `config`, where one is pinned.
+///
+/// ```
+/// use lockstep_repro::shapes::{pinned_hash, ShapesConfig};
+/// assert!(pinned_hash(0, ShapesConfig::FULL).is_some());
+/// assert_eq!(pinned_hash(1, ShapesConfig::FULL), None);
+/// ```
 pub fn pinned_hash(seed: u64, config: ShapesConfig) -> Option<&'static str> {
     PINNED
         .iter()
@@ -389,32 +320,44 @@ pub fn pinned_hash(seed: u64, config: ShapesConfig) -> Option<&'static str> {
 
 /// The suite's row comparing a generated set's `hash` with its pinned hash. Without a
 /// pin for `seed` and `config` the row passes and says that no pin applied.
+///
+/// ```
+/// use lockstep_repro::shapes::{pinned_check, pinned_hash, ShapesConfig};
+/// let pin = pinned_hash(0, ShapesConfig::QUICK).unwrap();
+/// assert!(pinned_check(0, ShapesConfig::QUICK, pin).pass);
+/// assert!(!pinned_check(0, ShapesConfig::QUICK, "0000").pass);
+/// ```
 pub fn pinned_check(seed: u64, config: ShapesConfig, hash: &str) -> CheckRow {
-    let short = |h: &str| h.get(..16).unwrap_or(h).to_string();
+    let short = |h: &str| prefix(h, 16);
     match pinned_hash(seed, config) {
-        Some(pinned) => CheckRow {
-            stage: "dataset".into(),
-            check: "shapes set equals its pinned hash".into(),
-            hashes: vec![short(hash), short(pinned)],
-            pass: hash == pinned,
-            detail: format!(
+        Some(pinned) => CheckRow::new(
+            Stage::Dataset,
+            "shapes set equals its pinned hash",
+            hash == pinned,
+            format!(
                 "seed {seed}, {} + {} images: generated vs pinned in lockstep_repro::shapes::PINNED",
                 config.train_images, config.val_images
             ),
-        },
-        None => CheckRow {
-            stage: "dataset".into(),
-            check: "shapes set pinned hash (none for this seed)".into(),
-            hashes: vec![short(hash)],
-            pass: true,
-            detail: format!(
+        )
+        .with_hashes(vec![short(hash), short(pinned)]),
+        None => CheckRow::new(
+            Stage::Dataset,
+            "shapes set pinned hash (none for this seed)",
+            true,
+            format!(
                 "hashes are pinned for seed 0 only (full and --quick sizes); this run uses seed {seed}"
             ),
-        },
+        )
+        .with_hashes(vec![short(hash)]),
     }
 }
 
 /// BLAKE3 over the relative names and bytes of every file below `dir`, in sorted order.
+///
+/// ```no_run
+/// let before = lockstep_repro::shapes::hash_tree("my-coco".as_ref())?;
+/// # Ok::<(), lockstep_repro::Error>(())
+/// ```
 pub fn hash_tree(dir: &Path) -> Result<String> {
     let mut files = Vec::new();
     collect_files(dir, dir, &mut files)?;

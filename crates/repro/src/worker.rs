@@ -5,27 +5,14 @@
 //! really are two processes, and a killed run really is killed.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use lockstep_augment::{
-    batch_to_tensor, sample_key, Compose, Interpolation, LabeledBox, Normalize, Op, Sample,
-};
-use lockstep_data::{
-    CocoDataset, CorruptPolicy, Dataset, Sampler, SamplerConfig, SamplerState, Shard,
-};
-use lockstep_nn::models::detector::build_targets;
-use lockstep_nn::tch::{Kind, Tensor};
-use lockstep_nn::{
-    Batch, BatchSource, DetectorConfig, DeterminismReport, DeviceConfig, LrSchedule, Mode,
-    ObjectBox, OptimizerConfig, ProgressMode, TinyDetector, TraceOptions, TrainConfig, Trainer,
-};
-use lockstep_postprocess::{evaluate, Detection, EvalConfig, GroundTruth};
-use lockstep_seeding::SeedTree;
-use rayon::prelude::*;
+use lockstep::prelude::*;
+use lockstep::{augment, data, nn};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::options::{Device, MAX_STEPS, MAX_THREADS, MIN_STEPS};
+use crate::error::{Error, Result, SplitProblem};
+use crate::layout::{Attempt, DataPaths, RunFiles};
+use crate::options::{check_steps, check_threads};
 
 /// The square side every image is trained at.
 pub const IMAGE_SIZE: u32 = 96;
@@ -33,35 +20,15 @@ pub const IMAGE_SIZE: u32 = 96;
 pub const BATCH_SIZE: u64 = 32;
 /// Validation images drawn in the report's detections picture.
 pub const DRAWN_IMAGES: usize = 8;
-
-/// Where a COCO dataset's two splits are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataPaths {
-    /// Training images folder.
-    pub train_images: PathBuf,
-    /// Training annotations.
-    pub train_instances: PathBuf,
-    /// Validation images folder.
-    pub val_images: PathBuf,
-    /// Validation annotations.
-    pub val_instances: PathBuf,
-}
-
-impl DataPaths {
-    /// The layout `DIR/{train,val}/{images,instances.json}`.
-    pub fn under(dir: &Path) -> Self {
-        Self {
-            train_images: dir.join("train").join("images"),
-            train_instances: dir.join("train").join("instances.json"),
-            val_images: dir.join("val").join("images"),
-            val_instances: dir.join("val").join("instances.json"),
-        }
-    }
-}
+/// Detections scoring below this are not kept for evaluation.
+const SCORE_THRESHOLD: f32 = 0.05;
+/// Validation images per forward pass.
+const EVAL_CHUNK: u64 = 64;
 
 /// A deliberate source of nondeterminism, for the suite's negative controls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Injection {
     /// Swap the first two samples of the batch of `step`: the data order perturbed.
     DataOrder {
@@ -88,12 +55,12 @@ pub struct WorkerSpec {
     pub steps: u64,
     /// Stop after this many steps (controls need only a prefix).
     pub stop_after: Option<u64>,
-    /// libtorch intra-op threads, and the rayon pool's size for augmenting.
-    pub threads: usize,
+    /// libtorch intra-op threads.
+    pub threads: u32,
     /// Where to train.
-    pub device: Device,
+    pub device: nn::DeviceConfig,
     /// The determinism switch's mode.
-    pub mode: Mode,
+    pub mode: nn::DeterminismMode,
     /// Save a checkpoint after this step (then keep training, so a kill lands mid-run).
     pub checkpoint_at: Option<u64>,
     /// Resume from the checkpoint in `run_dir/checkpoints`.
@@ -104,18 +71,7 @@ pub struct WorkerSpec {
     pub evaluate: bool,
 }
 
-/// A detection as drawn: box (in the model's `IMAGE_SIZE`-square input), class, score.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DrawnDetection {
-    /// `[x1, y1, x2, y2]` in pixels of the `IMAGE_SIZE`-square input the model saw.
-    pub bbox: [f32; 4],
-    /// Class index.
-    pub class: u32,
-    /// Score.
-    pub score: f32,
-}
-
-/// What a worker reports, written to `run_dir/result.json`.
+/// What a worker reports, written to its [`RunFiles::result`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerResult {
     /// The run's name.
@@ -136,104 +92,128 @@ pub struct WorkerResult {
     pub map_50: Option<f64>,
     /// Validation mAP@0.5:0.95.
     pub map: Option<f64>,
-    /// The detections of the first validation images, for the picture.
-    pub drawn: Vec<Vec<DrawnDetection>>,
+    /// The detections of the first validation images, for the picture, in pixels of
+    /// the `IMAGE_SIZE`-square input the model saw.
+    pub drawn: Vec<Vec<Detection>>,
     /// The determinism switch's read-back.
-    pub determinism: DeterminismReport,
+    pub determinism: nn::DeterminismReport,
     /// Wall seconds of the training steps alone.
     pub train_seconds: f64,
 }
 
-/// Where a run's files are.
-pub fn trace_path(run_dir: &Path, resumed: bool) -> PathBuf {
-    run_dir.join(if resumed {
-        "trace-resumed.jsonl"
-    } else {
-        "trace.jsonl"
-    })
-}
-
-/// The result file of a run.
-pub fn result_path(run_dir: &Path, resumed: bool) -> PathBuf {
-    run_dir.join(if resumed {
-        "result-resumed.json"
-    } else {
-        "result.json"
-    })
-}
-
-/// The checkpoint folder of a run.
-pub fn checkpoint_dir(run_dir: &Path) -> PathBuf {
-    run_dir.join("checkpoints")
-}
-
-/// The progress file: the last finished step, rewritten as training goes.
-pub fn progress_path(run_dir: &Path) -> PathBuf {
-    run_dir.join("progress")
-}
-
 /// One split of a COCO dataset, decoded lazily, sample by sample (a user's dataset
-/// need not fit in memory), with category ids mapped to class indices `0..`.
+/// need not fit in memory), with category ids numbered as dense class ids by the
+/// training split's [`data::ClassMap`].
 #[derive(Debug)]
 pub struct Split {
-    coco: CocoDataset,
-    /// The training split's category ids, sorted: class `k` is `class_ids[k]`.
-    class_ids: Vec<u64>,
+    coco: data::CocoDataset,
+    classes: data::ClassMap,
+    /// The annotation file, to name in errors.
+    instances: PathBuf,
 }
 
 impl Split {
-    /// Opens a split. `class_ids` comes from the training split so that both splits
-    /// number classes alike; `None` takes this split's own categories.
-    pub fn open(images: &Path, instances: &Path, class_ids: Option<&[u64]>) -> Result<Self> {
-        let coco = CocoDataset::open(images, instances, CorruptPolicy::Fail)?;
-        let class_ids = match class_ids {
-            Some(ids) => ids.to_vec(),
-            None => {
-                let mut ids: Vec<u64> = coco.categories().iter().map(|c| c.id).collect();
-                ids.sort_unstable();
-                ids
-            }
+    /// Opens a split. `classes` comes from the training split so that both splits
+    /// number classes alike; `None` numbers this split's own categories.
+    ///
+    /// ```no_run
+    /// use lockstep_repro::layout::DataPaths;
+    /// use lockstep_repro::worker::Split;
+    /// let data = DataPaths::under("my-coco".as_ref());
+    /// let train = Split::open(&data.train_images, &data.train_instances, None)?;
+    /// let val = Split::open(&data.val_images, &data.val_instances, Some(train.classes()))?;
+    /// let (image_id, sample) = val.sample(0)?;
+    /// println!("image {image_id}: {} boxes", sample.boxes.len());
+    /// # Ok::<(), lockstep_repro::Error>(())
+    /// ```
+    pub fn open(images: &Path, instances: &Path, classes: Option<&data::ClassMap>) -> Result<Self> {
+        let coco = data::CocoDataset::open(images, instances, data::CorruptPolicy::Fail)?;
+        let classes = match classes {
+            Some(classes) => classes.clone(),
+            None => coco.classes()?,
         };
-        Ok(Self { coco, class_ids })
+        Ok(Self {
+            coco,
+            classes,
+            instances: instances.to_path_buf(),
+        })
     }
 
-    /// The number of images.
-    pub fn len(&self) -> u64 {
-        self.coco.len()
+    /// The class numbering.
+    ///
+    /// ```no_run
+    /// # fn demo(split: &lockstep_repro::worker::Split) {
+    /// let classes = split.classes();
+    /// println!("{} classes", classes.len());
+    /// # }
+    /// ```
+    pub fn classes(&self) -> &data::ClassMap {
+        &self.classes
     }
 
-    /// Whether the split has no images.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The number of classes, checked for training: a split with no images, or with
+    /// more categories than a `u32` counts, is refused.
+    ///
+    /// ```no_run
+    /// # fn demo(split: &lockstep_repro::worker::Split) -> lockstep_repro::Result<()> {
+    /// let classes: u32 = split.trainable_classes()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trainable_classes(&self) -> Result<u32> {
+        let reason = if self.coco.is_empty() {
+            SplitProblem::NoImages
+        } else if let Ok(classes) = u32::try_from(self.classes.len()) {
+            return Ok(classes);
+        } else {
+            SplitProblem::TooManyCategories
+        };
+        Err(Error::Split {
+            path: self.instances.clone(),
+            reason,
+        })
     }
 
-    /// Decodes image `index` and maps its labels to class indices.
+    /// Decodes image `index` and numbers its boxes' classes; returns the image's COCO
+    /// id with the sample.
+    ///
+    /// ```no_run
+    /// # fn demo(split: &lockstep_repro::worker::Split) -> lockstep_repro::Result<()> {
+    /// let (image_id, sample) = split.sample(0)?;
+    /// println!("image {image_id}: {} boxes", sample.boxes.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn sample(&self, index: u64) -> Result<(u64, Sample)> {
         let s = self.coco.get(index)?;
         let boxes = s
-            .boxes
+            .objects
             .iter()
-            .zip(&s.labels)
-            .map(|(b, label)| {
-                let class = self.class_ids.binary_search(label).map_err(|_| {
-                    Error::Config(format!(
-                        "image {} ({}): category {label} is not among the training split's categories {:?}",
-                        s.image_id, s.file_name, self.class_ids
-                    ))
-                })?;
-                let class = u32::try_from(class).map_err(|_| {
-                    Error::Config(format!("more than {} categories", u32::MAX))
-                })?;
-                Ok(LabeledBox::new(b[0], b[1], b[2], b[3], class))
+            .map(|o| {
+                o.labeled(&self.classes)
+                    .ok_or_else(|| Error::UnknownCategory {
+                        image_id: s.image_id,
+                        file_name: s.file_name.clone(),
+                        category: o.category_id,
+                        known: self.classes.categories().iter().map(|c| c.id).collect(),
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok((
-            s.image_id,
-            Sample {
-                image: s.image,
-                boxes,
-            },
-        ))
+        Ok((s.image_id, Sample::new(s.image, boxes)?))
+    }
+}
+
+impl Dataset for Split {
+    type Item = Sample;
+
+    fn len(&self) -> u64 {
+        self.coco.len()
+    }
+
+    fn get(&self, index: u64) -> data::Result<Sample> {
+        self.sample(index)
+            .map(|(_, sample)| sample)
+            .map_err(data::Error::wrap)
     }
 }
 
@@ -243,7 +223,7 @@ fn train_pipeline() -> Result<Compose> {
         Op::Resize {
             width: IMAGE_SIZE,
             height: IMAGE_SIZE,
-            interpolation: Interpolation::Bilinear,
+            interpolation: augment::Interpolation::Bilinear,
         },
         Op::Hflip { p: 0.5 },
         Op::Brightness {
@@ -266,225 +246,187 @@ fn eval_pipeline() -> Result<Compose> {
     Ok(Compose::new(vec![Op::Resize {
         width: IMAGE_SIZE,
         height: IMAGE_SIZE,
-        interpolation: Interpolation::Bilinear,
+        interpolation: augment::Interpolation::Bilinear,
     }])?)
 }
 
-fn images_tensor(samples: &[Sample]) -> Result<Tensor> {
+/// Images as the `[N, 3, H, W]` input tensor, bytes / 255 in `f32` (the conversion the
+/// trainer's batches use).
+fn images_tensor(samples: &[Sample]) -> Result<tch::Tensor> {
     let images: Vec<_> = samples.iter().map(|s| s.image.clone()).collect();
-    let t = batch_to_tensor(&images, &Normalize::UNIT)?;
-    Ok(Tensor::from_slice(&t.data)
-        .f_view(t.shape_i64().as_slice())
-        .map_err(lockstep_nn::Error::from)?)
+    let t = augment::batch_to_tensor(&images, &augment::Normalize::UNIT)?;
+    Ok(tch::Tensor::f_from_slice(&t.data)
+        .and_then(|t_| t_.f_view(t.shape_i64().as_slice()))
+        .map_err(nn::Error::from)?)
 }
 
-/// The batches of training: the sampler's order, each sample augmented with its own
-/// key `…/order/epoch[e]/sample[i]/augment`, on a rayon pool.
-struct SamplerSource<'a> {
-    data: &'a Split,
-    config: SamplerConfig,
-    sampler: Sampler,
-    compose: Compose,
-    detector: DetectorConfig,
-    pool: rayon::ThreadPool,
-    next_step: u64,
-    inject: Option<Injection>,
+/// The data-order control: the batch of `step` with its first two samples swapped (as
+/// if the sampler had handed them out the other way round); every other batch as the
+/// inner source gives it.
+struct SwapFirstTwo<S> {
+    inner: S,
+    step: u64,
 }
 
-impl BatchSource for SamplerSource<'_> {
-    fn batch(&mut self, step: u64) -> lockstep_nn::Result<Batch> {
-        let fail = |message: String| lockstep_nn::Error::BatchSource { step, message };
-        if step != self.next_step {
-            return Err(fail(format!(
-                "batches are sequential: expected step {}",
-                self.next_step
-            )));
+impl<S: BatchSource> BatchSource for SwapFirstTwo<S> {
+    fn batch(&mut self, step: u64) -> nn::Result<nn::Batch> {
+        let batch = self.inner.batch(step)?;
+        // `len` is tch's own i64 size, so it converts back.
+        let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        if step != self.step || n < 2 {
+            return Ok(batch);
         }
-        let mut picks: Vec<_> = self.sampler.by_ref().take(BATCH_SIZE as usize).collect();
-        if picks.is_empty() {
-            return Err(fail("the sampler ran out of samples".into()));
-        }
-        if self.inject == Some(Injection::DataOrder { step }) && picks.len() > 1 {
-            picks.swap(0, 1);
-        }
-        let keys: Vec<SeedTree> = picks
-            .iter()
-            .map(|p| sample_key(&self.config.epoch_node(p.epoch), p.index))
-            .collect();
-        // Decoding and augmenting sample i depend only on (i, its key): in parallel, in
-        // the order of the picks, whatever the thread count.
-        let (data, compose) = (self.data, &self.compose);
-        let out: Vec<Result<Sample>> = self.pool.install(|| {
-            picks
-                .par_iter()
-                .zip(keys.par_iter())
-                .map(|(p, key)| {
-                    let (_, sample) = data.sample(p.index)?;
-                    Ok(compose.apply(sample, key)?.sample)
-                })
-                .collect()
-        });
-        let augmented: Vec<Sample> = out
-            .into_iter()
-            .collect::<Result<_>>()
-            .map_err(|e| fail(e.to_string()))?;
-        let objects: Vec<Vec<ObjectBox>> = augmented
-            .iter()
-            .map(|s| {
-                s.boxes
-                    .iter()
-                    .map(|b| ObjectBox {
-                        bbox: [b.x1, b.y1, b.x2, b.y2],
-                        class: b.label,
-                    })
-                    .collect()
-            })
-            .collect();
-        let inputs = images_tensor(&augmented).map_err(|e| fail(e.to_string()))?;
-        let targets = build_targets(&objects, &self.detector)?;
-        self.next_step = step + 1;
-        Ok(Batch { inputs, targets })
+        let order: Vec<i64> = [1, 0].into_iter().chain(2..n).collect();
+        let order = tch::Tensor::f_from_slice(&order)?;
+        Ok(nn::Batch {
+            inputs: batch.inputs.f_index_select(0, &order)?,
+            targets: batch.targets.f_index_select(0, &order)?,
+        })
     }
 
-    fn state(&self) -> serde_json::Value {
-        // A sampler state is integers, booleans and strings: it always encodes.
-        serde_json::to_value(self.sampler.state()).unwrap_or(serde_json::Value::Null)
+    fn state(&self) -> nn::Result<nn::SourceState> {
+        self.inner.state()
+    }
+
+    fn restore(&mut self, state: &nn::SourceState) -> nn::Result<()> {
+        self.inner.restore(state)
     }
 }
 
 fn train_config(spec: &WorkerSpec) -> TrainConfig {
-    TrainConfig {
-        steps: spec.steps,
-        batch_size: BATCH_SIZE as i64,
-        schedule: LrSchedule::Cosine {
+    TrainConfig::default()
+        .with_steps(spec.steps)
+        .with_batch_size(BATCH_SIZE)
+        .with_schedule(nn::LrSchedule::Cosine {
             base: 3e-3,
             min: 3e-5,
             warmup: 30.min(spec.steps / 4),
             total: spec.steps,
-        },
-        optimizer: OptimizerConfig::AdamW {
+        })
+        .with_optimizer(nn::OptimizerConfig::AdamW {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 1e-4,
-        },
-        device: match spec.device {
-            Device::Cpu => DeviceConfig::Cpu,
-            Device::Cuda => DeviceConfig::Cuda(0),
-        },
-        threads: spec.threads,
-        mode: spec.mode,
-        cpu_capability: None,
-        nan_guard: true,
-    }
+        })
+        .with_device(spec.device)
+        .with_threads(spec.threads)
+        .with_mode(spec.mode)
+        .with_nan_guard(true)
 }
 
 impl WorkerSpec {
     /// Checks what the suite's options check: a spec is read from a file, so it is not
-    /// trusted (0 threads would let rayon choose a machine-dependent count).
+    /// trusted.
+    ///
+    /// ```no_run
+    /// let text = std::fs::read_to_string("runs/run-a/spec.json")?;
+    /// let spec: lockstep_repro::worker::WorkerSpec = serde_json::from_str(&text)?;
+    /// spec.validate()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn validate(&self) -> Result<()> {
-        if !(MIN_STEPS..=MAX_STEPS).contains(&self.steps) {
-            return Err(Error::Config(format!(
-                "worker `{}`: steps must be in {MIN_STEPS}..={MAX_STEPS}, got {}",
-                self.name, self.steps
-            )));
-        }
-        if !(1..=MAX_THREADS).contains(&self.threads) {
-            return Err(Error::Config(format!(
-                "worker `{}`: threads must be in 1..={MAX_THREADS}, got {}",
-                self.name, self.threads
-            )));
-        }
-        Ok(())
+        check_steps(&format!("worker `{}`: steps", self.name), self.steps)?;
+        check_threads(&format!("worker `{}`: threads", self.name), self.threads)
+    }
+
+    /// The files of this spec's attempt in its run folder.
+    ///
+    /// ```no_run
+    /// # fn demo(spec: &lockstep_repro::worker::WorkerSpec) {
+    /// println!("trace: {}", spec.files().trace().display());
+    /// # }
+    /// ```
+    pub fn files(&self) -> RunFiles {
+        RunFiles::new(&self.run_dir, Attempt::resuming(self.resume))
     }
 }
 
 /// Runs one worker and writes its result file.
+///
+/// ```no_run
+/// # fn demo(spec: &lockstep_repro::worker::WorkerSpec) -> lockstep_repro::Result<()> {
+/// let result = lockstep_repro::worker::run(spec)?;
+/// println!("{}: model {}", result.name, result.model_fingerprint);
+/// # Ok(())
+/// # }
+/// ```
 pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
     spec.validate()?;
-    std::fs::create_dir_all(&spec.run_dir).map_err(|e| Error::io(&spec.run_dir, e))?;
+    // Data loading and augmentation run on exactly `threads` threads, never on a pool
+    // sized from the machine; the values do not depend on it, the speed does.
+    crate::stages::pool(spec.threads)?.install(|| run_in_pool(spec))
+}
+
+fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
+    let files = spec.files();
+    std::fs::create_dir_all(files.dir()).map_err(|e| Error::io(files.dir(), e))?;
     let train = Split::open(&spec.data.train_images, &spec.data.train_instances, None)?;
-    if train.is_empty() {
-        return Err(Error::Config("the training split has no images".into()));
-    }
-    if train.class_ids.is_empty() {
-        return Err(Error::Config("the training split has no categories".into()));
-    }
-    let classes = i64::try_from(train.class_ids.len())
-        .map_err(|_| Error::Config("the training split has too many categories".into()))?;
     let root = SeedTree::from_u64(spec.seed).child("train");
-    let detector = DetectorConfig {
-        image_size: i64::from(IMAGE_SIZE),
-        classes,
-        ..DetectorConfig::default()
-    };
+    let detector = DetectorConfig::default()
+        .with_image_size(IMAGE_SIZE)
+        .with_classes(train.trainable_classes()?);
     let n = train.len();
-    let samples_needed = spec.steps.checked_mul(BATCH_SIZE).ok_or_else(|| {
-        Error::Config(format!(
-            "{} steps of {BATCH_SIZE} samples overflow",
-            spec.steps
-        ))
-    })?;
+    let samples_needed = spec
+        .steps
+        .checked_mul(BATCH_SIZE)
+        .ok_or(Error::TooManySamples {
+            steps: spec.steps,
+            batch_size: BATCH_SIZE,
+        })?;
     let epochs = samples_needed.div_ceil(n) + 1;
     let sampler_config = SamplerConfig::new(n, root.child("order")).with_epochs(epochs);
-    let build = |vs: &lockstep_nn::tch::nn::Path<'_>| {
+    let build = |vs: &nn::tch::nn::Path<'_>| {
         if spec.inject == Some(Injection::ClockInit) {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos() as i64)
                 .unwrap_or(1);
-            lockstep_nn::tch::manual_seed(nanos);
+            nn::tch::manual_seed(nanos);
         }
         TinyDetector::new(vs, &detector)
     };
+    // Sample i of epoch e is augmented with the key `…/order/epoch[e]/sample[i]/augment`.
+    let batches = nn::source::SamplerSource::new(
+        Sampler::new(sampler_config, Shard::single())?,
+        &train,
+        Some(train_pipeline()?),
+        BATCH_SIZE,
+        nn::source::detection(detector.clone()),
+    )?;
+    let mut source: Box<dyn BatchSource + '_> = match spec.inject {
+        Some(Injection::DataOrder { step }) => Box::new(SwapFirstTwo {
+            inner: batches,
+            step,
+        }),
+        _ => Box::new(batches),
+    };
     let config = train_config(spec);
     let model_node = root.child("model");
-    let (mut trainer, sampler) = if spec.resume {
-        let (trainer, state) =
-            Trainer::resume(config, model_node, build, &checkpoint_dir(&spec.run_dir))?;
-        let state = SamplerState::from_json(&state.to_string())?;
-        (
-            trainer,
-            Sampler::restore(sampler_config.clone(), Shard::single(), &state)?,
-        )
+    let mut trainer = if spec.resume {
+        Trainer::resume(
+            config,
+            model_node,
+            build,
+            &files.checkpoints(),
+            &mut *source,
+        )?
     } else {
-        (
-            Trainer::new(config, model_node, build)?,
-            Sampler::new(sampler_config.clone(), Shard::single())?,
-        )
+        Trainer::new(config, model_node, build)?
     };
     let start_step = trainer.step();
-    trainer.set_progress(ProgressMode::Off);
-    trainer.enable_trace(
-        &trace_path(&spec.run_dir, spec.resume),
-        TraceOptions::default(),
-    )?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(spec.threads)
-        .build()
-        .map_err(|e| Error::Config(format!("a pool of {} threads: {e}", spec.threads)))?;
-    let mut source = SamplerSource {
-        data: &train,
-        config: sampler_config,
-        sampler,
-        compose: train_pipeline()?,
-        detector: detector.clone(),
-        pool,
-        next_step: start_step,
-        inject: spec.inject,
-    };
+    trainer.set_progress(nn::ProgressMode::Off);
+    trainer.enable_trace(&files.trace(), nn::TraceOptions::default())?;
     let until = spec.stop_after.unwrap_or(spec.steps).min(spec.steps);
-    let progress = progress_path(&spec.run_dir);
-    let started = Instant::now();
-    while trainer.step() < until {
-        trainer.train_step(&mut source)?;
-        let step = trainer.step();
-        if spec.checkpoint_at == Some(step) {
-            trainer.save_checkpoint(&checkpoint_dir(&spec.run_dir), source.state())?;
+    let started = std::time::Instant::now();
+    trainer.run_with(&mut *source, until, |end| {
+        if spec.checkpoint_at == Some(end.step()) {
+            end.save_checkpoint(&files.checkpoints())?;
         }
         // Best effort: progress is for the console only.
-        let _ = std::fs::write(&progress, step.to_string());
-    }
+        let _ = std::fs::write(files.progress(), end.step().to_string());
+        Ok(())
+    })?;
     let train_seconds = started.elapsed().as_secs_f64();
     trainer.finish_trace()?;
 
@@ -503,10 +445,10 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
         train_seconds,
     };
     if spec.evaluate {
-        evaluate_run(spec, &train.class_ids, &trainer, &mut result)?;
+        evaluate_run(spec, train.classes(), &trainer, &mut result)?;
     }
-    let path = result_path(&spec.run_dir, spec.resume);
-    let text = serde_json::to_string_pretty(&result).map_err(|e| Error::Config(e.to_string()))?;
+    let path = files.result();
+    let text = serde_json::to_string_pretty(&result).map_err(|e| Error::json(&path, e))?;
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     Ok(result)
 }
@@ -514,59 +456,50 @@ pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
 /// Detections on the validation split, their hash, and mAP.
 fn evaluate_run(
     spec: &WorkerSpec,
-    class_ids: &[u64],
+    classes: &data::ClassMap,
     trainer: &Trainer<TinyDetector>,
     result: &mut WorkerResult,
 ) -> Result<()> {
     let val = Split::open(
         &spec.data.val_images,
         &spec.data.val_instances,
-        Some(class_ids),
+        Some(classes),
     )?;
     let compose = eval_pipeline()?;
-    let none = SeedTree::from_u64(0);
+    // The pipeline draws nothing; the keys only satisfy its signature.
+    let keys = EpochKey::new(&SeedTree::from_u64(spec.seed).child("val"), 0);
     let mut detections = Vec::new();
     let mut truth = Vec::new();
     let mut hasher = blake3::Hasher::new();
-    const CHUNK: u64 = 64;
-    for start in (0..val.len()).step_by(CHUNK as usize) {
+    for start in (0..val.len()).step_by(EVAL_CHUNK as usize) {
         let mut ids = Vec::new();
         let mut resized = Vec::new();
-        for index in start..(start + CHUNK).min(val.len()) {
+        for index in start..(start + EVAL_CHUNK).min(val.len()) {
             let (image_id, sample) = val.sample(index)?;
             ids.push(image_id);
-            resized.push(compose.apply(sample, &none)?.sample);
+            resized.push(compose.apply(sample, &keys.sample(index))?.sample);
         }
         let inputs = images_tensor(&resized)?;
         let pred = trainer
             .predict(&inputs)?
-            .f_to_kind(Kind::Float)
-            .map_err(lockstep_nn::Error::from)?;
-        let decoded = trainer.model().decode(&pred, 0.05)?;
+            .f_to_kind(tch::Kind::Float)
+            .map_err(nn::Error::from)?;
+        let decoded = trainer.model().decode(&pred, SCORE_THRESHOLD)?;
         for (k, ((sample, dets), image_id)) in resized.iter().zip(decoded).zip(ids).enumerate() {
-            // `start` < the split's length and `k` < CHUNK: no overflow.
+            // `start` < the split's length and `k` < EVAL_CHUNK: no overflow.
             let image_index = start.saturating_add(k as u64);
-            for b in &sample.boxes {
-                truth.push(GroundTruth {
-                    image_id,
-                    class: b.label,
-                    bbox: [b.x1, b.y1, b.x2, b.y2],
-                });
-            }
+            truth.extend(sample.boxes.iter().map(|&b| GroundTruth::new(image_id, b)));
             let mut drawn = Vec::new();
             for d in dets {
-                for v in d.bbox.iter().chain(std::iter::once(&d.score)) {
+                for v in d.bbox.to_array().into_iter().chain([d.score]) {
                     hasher.update(&v.to_bits().to_le_bytes());
                 }
-                hasher.update(&d.class.to_le_bytes());
+                hasher.update(&d.class.0.to_le_bytes());
+                let d = Detection { image_id, ..d };
                 if image_index < DRAWN_IMAGES as u64 {
-                    drawn.push(DrawnDetection {
-                        bbox: d.bbox,
-                        class: d.class,
-                        score: d.score,
-                    });
+                    drawn.push(d);
                 }
-                detections.push(Detection { image_id, ..d });
+                detections.push(d);
             }
             if image_index < DRAWN_IMAGES as u64 {
                 result.drawn.push(drawn);

@@ -64,7 +64,7 @@ fn the_quick_suite_passes_and_writes_its_report() {
     assert!(
         controls
             .iter()
-            .all(|d| d.starts_with("first divergence: step")),
+            .all(|d| d.starts_with("first divergence at step")),
         "{controls:?}"
     );
     for file in ["report.md", "loss.svg", "controls.svg", "detections.png"] {
@@ -170,11 +170,7 @@ fn a_users_dataset_of_another_size_and_category_ids_runs_through_the_suite() {
     let base = std::env::temp_dir().join(format!("lockstep-repro-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let data = base.join("coco");
-    let config = ShapesConfig {
-        train_images: 40,
-        val_images: 8,
-        image_size: 64,
-    };
+    let config = ShapesConfig::new(40, 8, 64);
     generate(
         &lockstep_seeding::SeedTree::from_u64(1).child("user"),
         config,

@@ -1,14 +1,11 @@
 //! The built-in dataset is byte-identical across generations and thread counts, pinned
 //! by a hash, and its labels match its pixels.
 
+use lockstep_data::synthetic::shapes_image;
 use lockstep_repro::shapes::{self, ShapesConfig};
 use lockstep_seeding::SeedTree;
 
-const SMALL: ShapesConfig = ShapesConfig {
-    train_images: 12,
-    val_images: 4,
-    image_size: 64,
-};
+const SMALL: ShapesConfig = ShapesConfig::new(12, 4, 64);
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("lockstep-shapes-{}-{name}", std::process::id()));
@@ -53,14 +50,18 @@ fn rendered_pixels_are_pinned_and_boxes_are_tight() {
         .child("shapes")
         .child("train")
         .child_index("image", 0);
-    let (image, objects) = shapes::render(&node, 96).unwrap();
+    // The renderer moved to `lockstep_data::synthetic`; its pixels kept their pin.
+    let (image, objects) = shapes_image(&node, 96).unwrap();
     assert_eq!(
         blake3::hash(image.as_raw()).to_hex().to_string(),
         PINNED_PIXELS
     );
     assert!(!objects.is_empty() && objects.len() <= 5);
     for o in &objects {
-        let [x1, y1, x2, y2] = o.bbox;
+        let b = o.bbox;
+        // Integer pixel edges, exact in f32.
+        let [x1, y1, x2, y2] = [b.x1, b.y1, b.x2, b.y2].map(|v| v as u32);
+        assert_eq!([x1, y1, x2, y2].map(|v| v as f32), b.to_array());
         assert!(x1 < x2 && y1 < y2 && x2 <= 96 && y2 <= 96);
         // Every edge row and column of the box holds a pixel of a palette colour, so
         // the box is the tight bound of what was painted (no shape draws dark pixels).
@@ -73,7 +74,12 @@ fn rendered_pixels_are_pinned_and_boxes_are_tight() {
 #[test]
 fn too_small_images_are_refused() {
     let node = SeedTree::from_u64(5);
-    assert!(shapes::render(&node, 16).is_err());
+    assert!(shapes_image(&node, 16).is_err());
+    let dir = scratch("too-small");
+    let tiny = ShapesConfig::new(12, 4, 16);
+    let err = shapes::generate(&node, tiny, &dir).unwrap_err();
+    assert!(err.to_string().contains("shapes image size"), "{err}");
+    assert!(!dir.exists());
 }
 
 const PINNED_SMALL: &str = "3e8da7a8cb4bef7dbddfeb6633262a95b754ad812dea26a86a8eb148f1328d6b";
