@@ -122,7 +122,7 @@ pub fn ensure() -> Result<Libtorch> {
 }
 
 /// Checks that `root` is a libtorch of the version tch 0.24 needs.
-fn check_tree(root: &Path) -> Result<()> {
+pub fn check_tree(root: &Path) -> Result<()> {
     let lib = root.join("lib").join("libtorch_cpu.so");
     if !lib.exists() {
         bail!("{} is missing", lib.display());

@@ -4,9 +4,14 @@
 //!   workspace, the libtorch crates included (libtorch is set up first).
 //! - `cargo xtask repro [ARGS…]`: the reproducibility suite (`crates/repro`).
 //! - `cargo xtask bench [SUITE…]`: our benchmarks and the peers', as ratios.
+//! - `cargo xtask fuzz [TARGET…] [--seconds N]`: coverage-guided fuzzing (AFL++).
 //! - `cargo xtask libtorch`: set up libtorch only, and print the environment it needs.
+//! - `cargo xtask gpu-bundle [--dry-run [OUT]]`: the GPU checks' bundle (docs/gpu.md).
 
 mod bench;
+mod dependent;
+mod fuzz;
+mod gpu_bundle;
 mod libtorch;
 mod python;
 mod workspace;
@@ -21,7 +26,13 @@ commands:
   repro [ARGS…]    run the reproducibility suite; ARGS go to lockstep-repro (try --help)
   bench [SUITE…]   run our benchmarks and the peers' in one run, print ratios,
                    write target/bench/report.json (suites: seeding data augment postprocess nn)
+  fuzz [TARGET…] [--seconds N] [--execs N] [--no-build]
+                   AFL++ on each fuzz target (default all, 600 s each); figures in
+                   target/fuzz/summary.md, crash inputs in target/fuzz/crashes/
   libtorch         set up libtorch under target/ and print the environment for cargo
+  gpu-bundle [--dry-run [OUT]]
+                   build target/gpu-bundle (CUDA binaries + run.sh) for a GPU host;
+                   --dry-run runs its checks here on the CPU (docs/gpu.md)
 ";
 
 fn main() -> Result<()> {
@@ -34,6 +45,8 @@ fn main() -> Result<()> {
         "test" => test(rest),
         "repro" => repro(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "gpu-bundle" => gpu_bundle::run(rest),
         "libtorch" => {
             let torch = libtorch::ensure()?;
             println!("export LIBTORCH={}", torch.root().display());
@@ -76,8 +89,26 @@ fn test(args: &[String]) -> Result<()> {
         ],
         &env,
     )?;
+    // The `cuda` feature has no GPU here; checking it (no linking) keeps it compiling.
+    workspace::step("cargo check with lockstep-nn/cuda (the GPU bundle's features)");
+    workspace::cargo(
+        &[
+            "check",
+            "-p",
+            "lockstep-nn",
+            "-p",
+            "lockstep-repro",
+            "--features",
+            "lockstep-nn/cuda",
+            "--lib",
+            "--bins",
+        ],
+        &env,
+    )?;
     workspace::step("tests (whole workspace)");
     workspace::cargo(&["test", "--workspace"], &env)?;
+    workspace::step("a crate outside the workspace that depends on lockstep-nn starts");
+    dependent::check(&env)?;
     workspace::step(&format!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()

@@ -2,10 +2,16 @@
 //! fingerprint a tensor. It starts only if the loader finds libtorch through the rpath.
 
 use lockstep_nn::tch::Tensor;
-use lockstep_nn::{enable, tensor_fingerprint, DeterminismConfig};
+use lockstep_nn::determinism::{self, CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE};
+use lockstep_nn::{tensor_fingerprint, DeterminismConfig};
 
 fn main() -> Result<(), lockstep_nn::Error> {
-    let report = enable(&DeterminismConfig::strict(1))?;
+    // lockstep-nn never changes the environment: the binary sets what cuBLAS reads,
+    // first thing, before any thread or CUDA context exists.
+    if std::env::var_os(CUBLAS_WORKSPACE_CONFIG).is_none() {
+        std::env::set_var(CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE);
+    }
+    let report = determinism::enable(&DeterminismConfig::strict(1))?;
     let t = Tensor::from_slice(&[1.0f32, -2.5, 0.0, 3.25]).reshape([2, 2]);
     println!(
         "libtorch {} at {:?}, deterministic: {}, fingerprint {}",
