@@ -22,7 +22,10 @@ fn normalize_turns_negative_zero_into_positive_zero_in_every_corner() {
     }
     // Negative zero on the far side: a box from -3 to -0.0.
     let n = normalize(BBox::new(-3.0, -2.0, -0.0, -0.0)).to_array();
-    assert_eq!(n.map(f32::to_bits), [-3.0f32, -2.0, 0.0, 0.0].map(f32::to_bits));
+    assert_eq!(
+        n.map(f32::to_bits),
+        [-3.0f32, -2.0, 0.0, 0.0].map(f32::to_bits)
+    );
 }
 
 #[test]

@@ -109,7 +109,11 @@ fn characters_next_to_the_hex_ranges_are_refused() {
         );
     }
     // A valid digit that changes the value is a mismatch, not a parse error.
-    let flipped = format!("{}{}", if key.starts_with('0') { '1' } else { '0' }, &key[1..]);
+    let flipped = format!(
+        "{}{}",
+        if key.starts_with('0') { '1' } else { '0' },
+        &key[1..]
+    );
     assert!(matches!(
         SeedTree::from_json(&json.replace(&key, &flipped)),
         Err(Error::KeyMismatch { .. })
