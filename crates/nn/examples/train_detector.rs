@@ -88,6 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 image_id: i as u64,
                 class: o.class,
                 bbox: o.bbox,
+                crowd: false,
             })
         })
         .collect();

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::error::{Error, Result};
+pub use lockstep_distributed::MicroPartition;
 
 /// One training batch: model inputs and the targets the loss compares against.
 #[derive(Debug)]
@@ -119,6 +120,17 @@ pub trait BatchSource {
     /// The batch for step `step` (0-based).
     fn batch(&mut self, step: u64) -> Result<Batch>;
 
+    /// The micro-batches of step `step` that this rank computes
+    /// ([`MicroPartition::local`], each holding the samples
+    /// [`MicroPartition::samples`] names), in order. The default takes the whole batch
+    /// and cuts it ([`split_batch`]); a source that loads and augments samples
+    /// (`SamplerSource`) overrides it to prepare only this rank's samples. Every rank
+    /// must advance its position exactly as [`Self::batch`] would.
+    fn micro_batches(&mut self, step: u64, partition: &MicroPartition) -> Result<Vec<Batch>> {
+        let batch = self.batch(step)?;
+        split_batch(step, &batch, partition)
+    }
+
     /// The position to save in a checkpoint, after the batches handed out so far.
     /// [`SourceState::none`] by default (a pure function of the step).
     fn state(&self) -> Result<SourceState> {
@@ -146,4 +158,46 @@ where
     fn batch(&mut self, step: u64) -> Result<Batch> {
         self(step)
     }
+}
+
+/// This rank's micro-batches of `batch` (the whole batch of step `step`), as
+/// [`MicroPartition`] cuts it. The tensors share `batch`'s storage.
+///
+/// ```
+/// use lockstep_nn::batch::{split_batch, Batch, MicroPartition};
+/// use lockstep_nn::tch::{Kind, Tensor};
+///
+/// let batch = Batch {
+///     inputs: Tensor::arange(10, (Kind::Float, lockstep_nn::tch::Device::Cpu)),
+///     targets: Tensor::zeros([10], (Kind::Int64, lockstep_nn::tch::Device::Cpu)),
+/// };
+/// let part = MicroPartition::new(4, 2, 1).map_err(lockstep_nn::Error::wrap)?;
+/// let parts = split_batch(0, &batch, &part)?;
+/// assert_eq!(parts.iter().map(Batch::len).collect::<Vec<_>>(), [2, 3]); // samples 5..7, 7..10
+/// # Ok::<(), lockstep_nn::Error>(())
+/// ```
+pub fn split_batch(step: u64, batch: &Batch, partition: &MicroPartition) -> Result<Vec<Batch>> {
+    let n = batch.len();
+    partition
+        .local()
+        .map(|m| {
+            let range = partition.samples(n, m).map_err(|_| Error::BadBatchShape {
+                step,
+                tensor: "inputs",
+                got: batch.inputs.size(),
+                kind: format!("{:?}", batch.inputs.kind()),
+                expected: format!(
+                    "at least {} samples (one per micro-batch)",
+                    partition.micro_batches()
+                ),
+            })?;
+            // Sample indices are below the batch length, an i64 to tch.
+            let start = i64::try_from(range.start).unwrap_or(i64::MAX);
+            let len = i64::try_from(range.end - range.start).unwrap_or(i64::MAX);
+            Ok(Batch {
+                inputs: batch.inputs.f_narrow(0, start, len)?,
+                targets: batch.targets.f_narrow(0, start, len)?,
+            })
+        })
+        .collect()
 }

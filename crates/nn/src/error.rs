@@ -235,6 +235,10 @@ pub enum Error {
         /// The offending value, rendered.
         value: String,
     },
+    /// Data-parallel training failed: ranks diverged, a peer was lost, or the ranks
+    /// disagree (see [`ParallelError`]).
+    #[error(transparent)]
+    Parallel(#[from] ParallelError),
     /// The CPU dispatch level differs from the one the configuration pins.
     #[error(
         "libtorch dispatches CPU kernels at `{actual}` but the configuration pins `{wanted}`; \
@@ -247,6 +251,50 @@ pub enum Error {
         actual: String,
         /// The value of `ATEN_CPU_CAPABILITY` that selects `wanted`.
         wanted_env: String,
+    },
+}
+
+/// Errors of data-parallel training (`Trainer::distribute`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParallelError {
+    /// The ranks' model fingerprints differ after a step: the job stops.
+    #[error(
+        "after step {step}, rank(s) {ranks:?} hold other weights than rank 0 (model \
+         fingerprints by rank: {fingerprints:?})"
+    )]
+    RanksDiverged {
+        /// Steps done when the fingerprints were compared.
+        step: u64,
+        /// The ranks whose fingerprint differs from rank 0's.
+        ranks: Vec<u32>,
+        /// Every rank's model fingerprint, in rank order.
+        fingerprints: Vec<String>,
+    },
+    /// A collective operation failed (a peer left, a timeout, a bad length).
+    #[error("step {step}: {source}")]
+    Collective {
+        /// The step being trained (or the steps done, outside a step).
+        step: u64,
+        /// The collective layer's error.
+        #[source]
+        source: lockstep_distributed::Error,
+    },
+    /// The ranks disagree on what they exchange (another model or config on a rank).
+    #[error("step {step}: {what}")]
+    Mismatch {
+        /// The step being trained.
+        step: u64,
+        /// What differs, in words.
+        what: String,
+    },
+    /// Writing a checkpoint failed on the rank that writes them.
+    #[error("rank 0 could not write the checkpoint of step {step}: {reason}")]
+    CheckpointFailed {
+        /// Steps done.
+        step: u64,
+        /// Rank 0's error, as text (it crossed a process boundary).
+        reason: String,
     },
 }
 

@@ -27,9 +27,10 @@ pub use batch::{Batch, BatchSource, SourceState};
 pub use determinism::{
     CpuCapability, DeterminismConfig, DeterminismReport, Mode as DeterminismMode,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ParallelError, Result};
 pub use fingerprint::{model_fingerprint, tensor_fingerprint, Fingerprint};
 pub use lockstep_core::{BBox, ClassId, LabeledBox};
+pub use lockstep_distributed::{Collective, MicroPartition};
 pub use models::classifier::{ClassifierConfig, SmallCnn};
 pub use models::detector::{build_targets, DetectorConfig, TinyDetector};
 pub use models::Model;
@@ -39,4 +40,6 @@ pub use schedule::LrSchedule;
 pub use source::{LabeledImage, SamplerSource};
 pub use tch;
 pub use trace::{Difference, Divergence, Phase, TraceOptions};
-pub use trainer::{DeviceConfig, ResumeOptions, StepEnd, TrainConfig, Trainer};
+pub use trainer::{
+    DeviceConfig, GradientReduction, ParallelOptions, ResumeOptions, StepEnd, TrainConfig, Trainer,
+};

@@ -213,13 +213,13 @@ where
     }
 }
 
-impl<D, C> BatchSource for SamplerSource<D, C>
+impl<D, C> SamplerSource<D, C>
 where
     D: Dataset + Sync,
     D::Item: Augmentable + Send,
-    C: Collate<D::Item>,
 {
-    fn batch(&mut self, step: u64) -> Result<Batch> {
+    /// The picks of step `step`: the sampler's next `batch_size` samples.
+    fn take_step(&mut self, step: u64) -> Result<Vec<lockstep_data::ScheduledSample>> {
         if step != self.next_step {
             return Err(Error::BatchSource {
                 step,
@@ -232,6 +232,17 @@ where
         }
         let take = usize::try_from(self.batch_size).unwrap_or(usize::MAX);
         let picks: Vec<_> = self.sampler.by_ref().take(take).collect();
+        if picks.is_empty() {
+            return Err(Error::BatchSource {
+                step,
+                source: "the sampler has finished its epochs".into(),
+            });
+        }
+        Ok(picks)
+    }
+
+    /// Loads and augments `picks`, in order.
+    fn load(&self, step: u64, picks: &[lockstep_data::ScheduledSample]) -> Result<Vec<D::Item>> {
         let config = self.sampler.config();
         let (dataset, augment) = (&self.dataset, self.augment.as_ref());
         // Each item is a pure function of (dataset, index, key), so loading and
@@ -253,16 +264,47 @@ where
                 }
             })
             .collect();
-        let items = loaded.into_iter().collect::<Result<Vec<_>>>()?;
-        if items.is_empty() {
-            return Err(Error::BatchSource {
-                step,
-                source: "the sampler has finished its epochs".into(),
-            });
-        }
+        loaded.into_iter().collect()
+    }
+}
+
+impl<D, C> BatchSource for SamplerSource<D, C>
+where
+    D: Dataset + Sync,
+    D::Item: Augmentable + Send,
+    C: Collate<D::Item>,
+{
+    fn batch(&mut self, step: u64) -> Result<Batch> {
+        let picks = self.take_step(step)?;
+        let items = self.load(step, &picks)?;
         let batch = self.collate.collate(items)?;
         self.next_step = step + 1;
         Ok(batch)
+    }
+
+    /// Takes the step's whole batch from the sampler (every rank advances alike), but
+    /// loads and augments only this rank's micro-batches, each collated on its own.
+    fn micro_batches(
+        &mut self,
+        step: u64,
+        partition: &crate::batch::MicroPartition,
+    ) -> Result<Vec<Batch>> {
+        let picks = self.take_step(step)?;
+        let n = picks.len() as u64;
+        let mut batches = Vec::new();
+        for m in partition.local() {
+            let range = partition.samples(n, m).map_err(|e| Error::BatchSource {
+                step,
+                source: Box::new(e),
+            })?;
+            // The range lies within `picks` (`samples` never exceeds `n`).
+            let lo = usize::try_from(range.start).unwrap_or(usize::MAX);
+            let hi = usize::try_from(range.end).unwrap_or(usize::MAX);
+            let items = self.load(step, picks.get(lo..hi).unwrap_or_default())?;
+            batches.push(self.collate.collate(items)?);
+        }
+        self.next_step = step + 1;
+        Ok(batches)
     }
 
     fn state(&self) -> Result<SourceState> {

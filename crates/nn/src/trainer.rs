@@ -27,6 +27,10 @@ use crate::reseed::{reseed_locked, with_init_generator};
 use crate::schedule::LrSchedule;
 use crate::trace::{split_param, Phase, TraceOptions, TraceWriter};
 
+mod parallel;
+
+pub use parallel::{GradientReduction, ParallelOptions};
+
 /// Where training runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +99,25 @@ pub struct TrainConfig {
     pub determinism: DeterminismConfig,
     /// Stop with [`Error::NonFinite`] when the loss or a gradient is NaN or infinite.
     pub nan_guard: bool,
+    /// Micro-batches per step (`M`, default 1): each step's batch is cut into `M`
+    /// micro-batches whose gradients are summed in micro-batch order; micro-batch `m`
+    /// of step `k` draws from `<run>/step[k]/micro[m]`. A world of `W` ranks
+    /// ([`Trainer::distribute`]) must divide it, and every such world gives the same
+    /// bits. Left out of the serialised config when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub micro_batches: u64,
+    /// How gradients are combined across ranks (default [`GradientReduction::Ordered`],
+    /// left out of the serialised config).
+    #[serde(skip_serializing_if = "GradientReduction::is_ordered")]
+    pub reduction: GradientReduction,
+}
+
+fn is_one(v: &u64) -> bool {
+    *v == 1
+}
+
+fn one() -> u64 {
+    1
 }
 
 impl Default for TrainConfig {
@@ -109,6 +132,8 @@ impl Default for TrainConfig {
             device: DeviceConfig::Cpu,
             determinism: DeterminismConfig::default(),
             nan_guard: true,
+            micro_batches: 1,
+            reduction: GradientReduction::Ordered,
         }
     }
 }
@@ -165,6 +190,16 @@ impl TrainConfig {
         self.nan_guard = on;
         self
     }
+    /// Sets [`Self::micro_batches`].
+    pub fn with_micro_batches(mut self, micro_batches: u64) -> Self {
+        self.micro_batches = micro_batches;
+        self
+    }
+    /// Sets [`Self::reduction`].
+    pub fn with_reduction(mut self, reduction: GradientReduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
 
     /// The batch size as tch counts it.
     fn batch_size_i64(&self) -> Result<i64> {
@@ -183,6 +218,15 @@ impl TrainConfig {
     /// purpose).
     pub fn validate(&self) -> Result<()> {
         self.batch_size_i64()?;
+        if self.micro_batches == 0 || self.micro_batches > self.batch_size {
+            return Err(Error::InvalidConfig {
+                what: "micro_batches",
+                value: format!(
+                    "{} (between 1 and the batch size, {})",
+                    self.micro_batches, self.batch_size
+                ),
+            });
+        }
         self.schedule.validate()?;
         if let LrSchedule::Cosine { total, .. } = self.schedule {
             if total < self.steps {
@@ -211,6 +255,10 @@ struct TrainConfigFields {
     device: DeviceConfig,
     determinism: DeterminismConfig,
     nan_guard: bool,
+    #[serde(default = "one")]
+    micro_batches: u64,
+    #[serde(default)]
+    reduction: GradientReduction,
 }
 
 impl TryFrom<TrainConfigFields> for TrainConfig {
@@ -224,6 +272,8 @@ impl TryFrom<TrainConfigFields> for TrainConfig {
             device: f.device,
             determinism: f.determinism,
             nan_guard: f.nan_guard,
+            micro_batches: f.micro_batches,
+            reduction: f.reduction,
         };
         c.validate()?;
         Ok(c)
@@ -274,6 +324,8 @@ pub struct Trainer<M> {
     /// The writer of the checkpoint folder last saved to; holds its lock until the
     /// trainer is dropped or saves elsewhere.
     writer: Mutex<Option<CheckpointWriter>>,
+    /// The group of ranks joined by [`Self::distribute`].
+    group: Option<parallel::Group>,
 }
 
 impl<M: Model> Trainer<M> {
@@ -324,6 +376,7 @@ impl<M: Model> Trainer<M> {
             trace: None,
             progress: ProgressMode::Auto,
             writer: Mutex::new(None),
+            group: None,
         })
     }
 
@@ -477,7 +530,21 @@ impl<M: Model> Trainer<M> {
     /// let dir = t.save_checkpoint("ckpt".as_ref(), lockstep_nn::SourceState::none())?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// In a group of ranks ([`Self::distribute`]) every rank calls it; rank 0 writes,
+    /// the others wait for it and get the same folder back, or
+    /// [`crate::ParallelError::CheckpointFailed`] with rank 0's error.
     pub fn save_checkpoint(&self, root: &Path, source_state: SourceState) -> Result<PathBuf> {
+        match &self.group {
+            Some(group) if group.collective.world() > 1 => {
+                self.save_as_group(group, root, source_state)
+            }
+            _ => self.write_checkpoint(root, source_state),
+        }
+    }
+
+    /// Writes the checkpoint (this process alone).
+    fn write_checkpoint(&self, root: &Path, source_state: SourceState) -> Result<PathBuf> {
         // The fingerprints, file entries and format are filled in by the writer from the
         // tensors it writes.
         let manifest = Manifest {
@@ -534,6 +601,9 @@ impl<M: Model> Trainer<M> {
     /// Trains one step on the batch `source` gives for the current step; returns its
     /// loss.
     pub fn train_step(&mut self, source: &mut dyn BatchSource) -> Result<f32> {
+        if self.config.micro_batches > 1 || self.group.is_some() {
+            return self.train_step_micro(source);
+        }
         let k = self.step;
         let batch = source.batch(k)?;
         self.check_batch(k, &batch)?;
@@ -659,7 +729,7 @@ impl<M: Model> Trainer<M> {
         if let Some(t) = self.trace.as_mut() {
             t.flush()?;
         }
-        Ok(())
+        self.compare_ranks_if_due(true)
     }
 
     /// The model in eval mode on `inputs`, without gradients (draws nothing from the

@@ -213,6 +213,7 @@ fn tiny_detector_learns_the_shapes() {
                 image_id: i as u64,
                 class: o.class,
                 bbox: o.bbox,
+                crowd: false,
             })
         })
         .collect();

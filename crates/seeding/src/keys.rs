@@ -12,6 +12,7 @@
 //! | augmentation | `…/sample[i]/augment` | [`SeedTree`] | [`SampleKey::augment`] |
 //! | init | `<run>/init` | [`SeedTree`] | [`RunKey::init`] |
 //! | step | `<run>/step[k]` | [`StepKey`] | [`RunKey::step`] |
+//! | micro-batch | `<run>/step[k]/micro[m]` | [`MicroKey`] | [`StepKey::micro`] |
 //!
 //! Each wrapper derefs to its [`SeedTree`] node for drawing.
 
@@ -50,6 +51,24 @@ impl RunKey {
 pub struct StepKey(SeedTree);
 
 impl StepKey {
+    /// `<run>/step[k]/micro[m]`: every draw of micro-batch `m` of this step when a step
+    /// is cut into more than one micro-batch (a step of one micro-batch draws from the
+    /// step's own key, so its values are those of an undivided step).
+    pub fn micro(&self, m: u64) -> MicroKey {
+        MicroKey(self.0.child_index("micro", m))
+    }
+
+    /// The node.
+    pub fn node(&self) -> &SeedTree {
+        &self.0
+    }
+}
+
+/// `<run>/step[k]/micro[m]`: the key of one micro-batch of one optimizer step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MicroKey(SeedTree);
+
+impl MicroKey {
     /// The node.
     pub fn node(&self) -> &SeedTree {
         &self.0
@@ -103,7 +122,7 @@ macro_rules! deref_to_node {
         }
     )*};
 }
-deref_to_node!(RunKey, StepKey, EpochKey, SampleKey);
+deref_to_node!(RunKey, StepKey, MicroKey, EpochKey, SampleKey);
 
 #[cfg(test)]
 mod tests {
@@ -123,6 +142,7 @@ mod tests {
         let run = RunKey::new(SeedTree::from_u64(7).child("run"));
         assert_eq!(run.init().path(), "root/run/init");
         assert_eq!(run.step(5).path(), "root/run/step[5]");
+        assert_eq!(run.step(5).micro(2).path(), "root/run/step[5]/micro[2]");
     }
 
     #[test]
@@ -137,5 +157,9 @@ mod tests {
             data.child_index("step", 4).key()
         );
         assert_ne!(sample.key(), EpochKey::new(&data, 2).sample(10).key());
+        assert_eq!(
+            RunKey::new(data.clone()).step(4).micro(1).key(),
+            data.child_index("step", 4).child_index("micro", 1).key()
+        );
     }
 }

@@ -11,7 +11,7 @@ mod tree;
 
 pub use draws::{SeedRng, NORMAL_MAX_ABS};
 pub use error::{Error, Result};
-pub use keys::{EpochKey, RunKey, SampleKey, StepKey};
+pub use keys::{EpochKey, MicroKey, RunKey, SampleKey, StepKey};
 pub use path::Segment;
 pub use rand_core::RngCore;
 pub use tree::{Root, SeedTree, MAX_PATH_DEPTH};

@@ -269,6 +269,7 @@ impl Workload {
                             image_id: i as u64,
                             class: o.class,
                             bbox: o.bbox,
+                            crowd: false,
                         })
                     })
                     .collect();
