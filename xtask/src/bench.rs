@@ -53,7 +53,25 @@ const SUITES: &[SuiteSpec] = &[
         peer_requirements: TORCH_PEERS,
         peer_modules: TORCH_MODULES,
     },
+    // Ours against ours (no peer script): the costs of data-parallel training.
+    SuiteSpec {
+        name: "distributed",
+        needs_libtorch: true,
+        peer_requirements: &[],
+        peer_modules: &[],
+    },
 ];
+
+/// The package holding a suite's bench target: `lockstep-<suite>`, except where the
+/// bench lives in another crate's `benches/`.
+fn package_of(suite: &str) -> String {
+    match suite {
+        // Needs the trainer, so it lives with lockstep-nn (lockstep-distributed links
+        // no libtorch).
+        "distributed" => "lockstep-nn".to_string(),
+        _ => format!("lockstep-{suite}"),
+    }
+}
 
 /// One line of a benchmark's output (the schema of `lockstep-benchkit`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +136,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for suite in &selected {
         workspace::step(&format!("bench {}: ours", suite.name));
         let bench_name = suite.name;
-        let package = format!("lockstep-{bench_name}");
+        let package = package_of(bench_name);
         let env = if suite.needs_libtorch {
             torch_env.clone()
         } else {
@@ -313,6 +331,12 @@ mod tests {
         assert_eq!(rows[1].met, Some(true), "2x meets 1.5x");
         assert_eq!(rows[2].case, "c");
         assert_eq!(rows[2].met, None);
+    }
+
+    #[test]
+    fn suites_map_to_their_packages() {
+        assert_eq!(package_of("seeding"), "lockstep-seeding");
+        assert_eq!(package_of("distributed"), "lockstep-nn");
     }
 
     #[test]

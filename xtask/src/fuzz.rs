@@ -144,6 +144,17 @@ fn row(target: &str, stats: &BTreeMap<String, String>, wall: f64, command: &str)
     }
 }
 
+/// The rows of an earlier summary, by target; none when there is none or it is unreadable.
+fn read_rows(summary_json: &Path) -> BTreeMap<String, Row> {
+    std::fs::read_to_string(summary_json)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<Row>>(&t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.target.clone(), r))
+        .collect()
+}
+
 fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
         "| target | executions | execs/s | wall s | corpus | edges (bitmap) | crashes | hangs | date | AFL++ |\n\
@@ -241,36 +252,39 @@ pub fn run(args: &[String]) -> Result<()> {
     let torch = libtorch::ensure()?;
     let mut env = torch.env();
     env.push(("XDG_DATA_HOME".into(), tools.join("share").into_os_string()));
+    // cargo-afl runs cargo through `$CARGO`, which is set when cargo runs us.
+    env.push((
+        "CARGO".into(),
+        std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    ));
     let cargo_afl = ensure_afl(&tools, &env)?;
 
-    workspace::step("build the AFL++ harness (fuzz/afl, release, instrumented)");
-    let mut build_env = env.clone();
-    build_env.push((
-        "CARGO_TARGET_DIR".into(),
-        build_dir.clone().into_os_string(),
-    ));
-    let manifest = root.join("fuzz").join("afl").join("Cargo.toml");
-    workspace::run(
-        cargo_afl.as_os_str(),
-        &[
-            "afl".as_ref(),
-            "build".as_ref(),
-            "--release".as_ref(),
-            "--manifest-path".as_ref(),
-            manifest.as_os_str(),
-        ],
-        &build_env,
-    )?;
     let harness = build_dir.join("release").join("lockstep-fuzz-afl");
+    if args.no_build && harness.exists() {
+        workspace::step("reuse the last build of the AFL++ harness (--no-build)");
+    } else {
+        workspace::step("build the AFL++ harness (fuzz/afl, release, instrumented)");
+        let mut build_env = env.clone();
+        build_env.push((
+            "CARGO_TARGET_DIR".into(),
+            build_dir.clone().into_os_string(),
+        ));
+        let manifest = root.join("fuzz").join("afl").join("Cargo.toml");
+        workspace::run(
+            cargo_afl.as_os_str(),
+            &[
+                "afl".as_ref(),
+                "build".as_ref(),
+                "--release".as_ref(),
+                "--manifest-path".as_ref(),
+                manifest.as_os_str(),
+            ],
+            &build_env,
+        )?;
+    }
 
     let summary_json = fuzz_dir.join("summary.json");
-    let mut rows: BTreeMap<String, Row> = std::fs::read_to_string(&summary_json)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Vec<Row>>(&t).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| (r.target.clone(), r))
-        .collect();
+    let mut rows = read_rows(&summary_json);
     let mut fuzz_env = env.clone();
     for (k, v) in [
         ("AFL_SKIP_CPUFREQ", "1"),
@@ -339,6 +353,8 @@ pub fn run(args: &[String]) -> Result<()> {
             "    {target}: {} executions ({:.0}/s), corpus {}, bitmap {}, {crashes} crashes, {hangs} hangs",
             r.execs_done, r.execs_per_sec, r.corpus_count, r.bitmap_cvg
         );
+        // Read again: another `cargo xtask fuzz` may have added its rows meanwhile.
+        rows.extend(read_rows(&summary_json));
         rows.insert(target.clone(), r);
         let ordered: Vec<Row> = TARGETS
             .iter()

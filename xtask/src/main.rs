@@ -13,6 +13,8 @@ mod dependent;
 mod fuzz;
 mod gpu_bundle;
 mod libtorch;
+mod mpi;
+mod pytests;
 mod python;
 mod workspace;
 
@@ -29,13 +31,47 @@ commands:
   fuzz [TARGET…] [--seconds N] [--execs N] [--no-build]
                    AFL++ on each fuzz target (default all, 600 s each); figures in
                    target/fuzz/summary.md, crash inputs in target/fuzz/crashes/
+  pytest           only the Python step of `test`: pip install ./crates/python, pytest
   libtorch         set up libtorch under target/ and print the environment for cargo
   gpu-bundle [--dry-run [OUT]]
                    build target/gpu-bundle (CUDA binaries + run.sh) for a GPU host;
                    --dry-run runs its checks here on the CPU (docs/gpu.md)
 ";
 
-fn main() -> Result<()> {
+/// A failure whose message the child process already printed: xtask exits with its
+/// code and adds nothing.
+#[derive(Debug)]
+struct ChildReported(i32);
+
+impl std::fmt::Display for ChildReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for ChildReported {}
+
+/// Prints a failure once: one line with its causes, and anyhow's backtrace only when
+/// `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asks for one.
+fn main() -> std::process::ExitCode {
+    let Err(error) = run() else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    if let Some(ChildReported(code)) = error.downcast_ref::<ChildReported>() {
+        return std::process::ExitCode::from(u8::try_from(*code).unwrap_or(1).max(1));
+    }
+    let asked = ["RUST_BACKTRACE", "RUST_LIB_BACKTRACE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| x != "0"));
+    if asked {
+        eprintln!("\nxtask: error: {error:?}");
+    } else {
+        eprintln!("\nxtask: error: {error:#}");
+    }
+    std::process::ExitCode::FAILURE
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
         eprint!("{USAGE}");
@@ -46,6 +82,7 @@ fn main() -> Result<()> {
         "repro" => repro(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "pytest" => pytests::run(),
         "gpu-bundle" => gpu_bundle::run(rest),
         "libtorch" => {
             let torch = libtorch::ensure()?;
@@ -109,6 +146,47 @@ fn test(args: &[String]) -> Result<()> {
     workspace::cargo(&["test", "--workspace"], &env)?;
     workspace::step("a crate outside the workspace that depends on lockstep-nn starts");
     dependent::check(&env)?;
+    // MPI last: turning on the `mpi` feature rebuilds lockstep-nn (its dependency
+    // lockstep-distributed changes), so the MPI builds come after the plain ones.
+    workspace::step("MPI: clippy with the `mpi` feature, then a world-2 run through mpiexec");
+    let mpi_started = std::time::Instant::now();
+    let mpi = mpi::ensure()?;
+    let mpi_env = mpi.env(&env);
+    workspace::cargo(
+        &[
+            "clippy",
+            "-p",
+            "lockstep-distributed",
+            "-p",
+            "lockstep-repro",
+            "--features",
+            "lockstep-repro/mpi",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &mpi_env,
+    )?;
+    workspace::cargo(
+        &[
+            "test",
+            "-p",
+            "lockstep-repro",
+            "--features",
+            "mpi",
+            "--test",
+            "mpi_world2",
+        ],
+        &mpi_env,
+    )?;
+    workspace::step(&format!(
+        "MPI checks ({}) took {:.0} s",
+        mpi.version(),
+        mpi_started.elapsed().as_secs_f64()
+    ));
+    workspace::step("the Python module and its pytest suite (crates/python)");
+    pytests::run()?;
     workspace::step(&format!(
         "all checks passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -119,15 +197,40 @@ fn test(args: &[String]) -> Result<()> {
 /// The reproducibility suite: set up libtorch, build, run `lockstep-repro`.
 fn repro(args: &[String]) -> Result<()> {
     let torch = libtorch::ensure()?;
-    let env = torch.env();
-    workspace::step("build the reproducibility suite (release)");
+    // MPI for the distributed section and `--world N` (mpiexec on PATH, libmpi found).
+    let env = mpi::ensure()?.env(&torch.env());
+    workspace::step("build the reproducibility suite (release, with MPI)");
     let args = repro_args(args, &std::env::current_dir()?, &workspace::target_dir());
-    let mut cargo_args = vec!["run", "--release", "--package", "lockstep-repro", "--"];
-    cargo_args.extend(args.iter().map(String::as_str));
-    workspace::cargo(&cargo_args, &env)
+    workspace::cargo(
+        &[
+            "build",
+            "--release",
+            "--package",
+            "lockstep-repro",
+            "--features",
+            "mpi",
+        ],
+        &env,
+    )?;
+    // Run the binary itself (not `cargo run`), so that a failing suite's error is the
+    // one message printed: the suite prints it, cargo and xtask add nothing.
+    let exe = workspace::target_dir()
+        .join("release")
+        .join(format!("lockstep-repro{}", std::env::consts::EXE_SUFFIX));
+    let status = std::process::Command::new(&exe)
+        .args(&args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(workspace::root())
+        .status()
+        .map_err(|e| anyhow::anyhow!("could not start {}: {e}", exe.display()))?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(ChildReported(code).into()),
+        None => bail!("{} was killed ({status})", exe.display()),
+    }
 }
 
-/// The suite's arguments with `--data` and `--out` made absolute against the folder the
+/// The suite's arguments with `--data`, `--out` and the annotation paths made absolute against the folder the
 /// user ran the xtask from (cargo runs it from the workspace root), and `--out`
 /// defaulting to `target/repro`.
 fn repro_args(args: &[String], cwd: &std::path::Path, target: &std::path::Path) -> Vec<String> {
@@ -136,7 +239,13 @@ fn repro_args(args: &[String], cwd: &std::path::Path, target: &std::path::Path) 
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         out.push(arg.clone());
-        if arg == "--data" || arg == "--out" {
+        let path_option = [
+            "--data",
+            "--out",
+            "--train-annotations",
+            "--val-annotations",
+        ];
+        if path_option.contains(&arg.as_str()) {
             has_out |= arg == "--out";
             if let Some(path) = it.next() {
                 out.push(cwd.join(path).to_string_lossy().into_owned());

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boxes::{as_array, non_finite, normalize};
 use crate::error::{EntryField, EntryKind, Error, Result};
-use crate::matching::{iou_matrix_unchecked, match_rows};
+use crate::matching::{iou_matrix_unchecked, match_rows, match_threshold};
 
 /// One detection of a model on one image.
 ///
@@ -51,7 +51,9 @@ impl From<Detection> for LabeledBox {
 
 /// One ground-truth object.
 ///
-/// Serialised as `{"image_id", "bbox": [x1, y1, x2, y2], "class"}`.
+/// Serialised as `{"image_id", "bbox": [x1, y1, x2, y2], "class"}`, plus
+/// `"crowd": true` for a crowd region (absent means `false`, so the wire form of 0.1
+/// still reads).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GroundTruth {
     /// Which image.
@@ -61,16 +63,39 @@ pub struct GroundTruth {
     pub bbox: BBox,
     /// True class.
     pub class: ClassId,
+    /// A crowd region (COCO's `iscrowd: 1`): never a miss, and detections that fall on
+    /// it are ignored rather than counted as false positives; see [`evaluate`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub crowd: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 impl GroundTruth {
-    /// The object `labeled` on image `image_id`.
+    /// The object `labeled` on image `image_id` (not a crowd).
     pub const fn new(image_id: u64, labeled: LabeledBox) -> Self {
         Self {
             image_id,
             bbox: labeled.bbox,
             class: labeled.class,
+            crowd: false,
         }
+    }
+
+    /// The crowd region `labeled` on image `image_id` (COCO's `iscrowd: 1`).
+    pub const fn crowd(image_id: u64, labeled: LabeledBox) -> Self {
+        Self {
+            crowd: true,
+            ..Self::new(image_id, labeled)
+        }
+    }
+
+    /// The object with its crowd flag set to `crowd`.
+    pub const fn with_crowd(mut self, crowd: bool) -> Self {
+        self.crowd = crowd;
+        self
     }
 
     /// The box and its class.
@@ -154,8 +179,10 @@ impl Default for EvalConfig {
 pub struct ClassAp {
     /// The class.
     pub class: ClassId,
-    /// Ground-truth boxes of this class.
+    /// Ground-truth boxes of this class, crowd regions not counted.
     pub num_ground_truth: u64,
+    /// Crowd regions of this class (never misses; detections on them are ignored).
+    pub num_crowd: u64,
     /// Detections of this class that took part (after `max_detections`).
     pub num_detections: u64,
     /// AP at each configured threshold, in [`EvalReport::iou_thresholds`] order.
@@ -182,7 +209,8 @@ pub struct EvalReport {
     pub map_50: f64,
     /// mAP at IoU 0.75.
     pub map_75: f64,
-    /// Classes that have detections but no ground truth (excluded from the means).
+    /// Classes that have detections (or crowd regions) but no ground truth that is
+    /// not a crowd (excluded from the means, as pycocotools leaves them at -1).
     pub classes_without_ground_truth: Vec<ClassId>,
 }
 
@@ -252,13 +280,39 @@ fn check_inputs(dets: &[Detection], gts: &[GroundTruth]) -> Result<()> {
     Ok(())
 }
 
-/// One detection after per-image matching: its sort key and whether it was a true
-/// positive at each evaluated threshold.
+/// What one detection was at one threshold after per-image matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Matched a ground truth that is not a crowd.
+    Hit,
+    /// Matched nothing.
+    Miss,
+    /// Matched no regular ground truth but fell on a crowd region: left out of the
+    /// precision-recall curve (pycocotools' `dtIgnore`).
+    Ignored,
+}
+
+/// One detection after per-image matching: its sort key and its outcome at each
+/// evaluated threshold.
 struct Scored {
     score: f32,
     image_id: u64,
     index: usize,
-    tp: Vec<bool>,
+    outcome: Vec<Outcome>,
+}
+
+/// The share of `det` that lies inside `crowd`, in `f64`: pycocotools' IoU against a
+/// crowd region, `inter / area(det)`. 0 for a detection without area.
+fn crowd_overlap(det: &BBox, crowd: &BBox) -> f64 {
+    let a = normalize(*det).to_array().map(f64::from);
+    let b = normalize(*crowd).to_array().map(f64::from);
+    let area = (a[2] - a[0]) * (a[3] - a[1]);
+    if area <= 0.0 {
+        return 0.0;
+    }
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    w * h / area
 }
 
 /// The 101 recall levels of COCO, as `numpy.linspace(0, 1, 101)`.
@@ -320,7 +374,17 @@ pub(crate) fn average_precision(tp: impl Iterator<Item = bool>, n_gt: usize) -> 
 /// [`EvalReport::classes_without_ground_truth`]; a class with ground truth but no
 /// detections has AP 0. mAP is the mean of per-class APs in increasing class order;
 /// `map` averages each class over the configured thresholds first (COCO's AP@[.5:.95]).
-/// Crowd annotations and area ranges are not modelled.
+///
+/// Crowd regions ([`GroundTruth::crowd`], COCO's `iscrowd: 1`) are treated as
+/// pycocotools' `COCOeval` treats them: they are not counted in `n_gt` (never misses);
+/// a detection is first matched to the regular ground truth as above, and only if it
+/// matches none is it compared with the image's crowd regions of its class, by the
+/// share of the detection inside the region (`inter / area(det)`, pycocotools' crowd
+/// IoU), `>= t`; a detection that falls on a crowd region is ignored (neither a true
+/// nor a false positive), and a crowd region may absorb any number of detections.
+/// Without crowd regions the result is exactly that of the recipe above. A class whose
+/// ground truth is all crowd is excluded like a class without ground truth. Area
+/// ranges are not modelled (pycocotools' `"all"`).
 ///
 /// ```
 /// use lockstep_postprocess::{evaluate, BBox, ClassId, Detection, EvalConfig, GroundTruth, LabeledBox};
@@ -340,7 +404,7 @@ pub fn evaluate(
 ) -> Result<EvalReport> {
     config.validate()?;
     check_inputs(dets, gts)?;
-    if gts.is_empty() {
+    if gts.iter().all(|g| g.crowd) {
         return Err(Error::NoGroundTruth);
     }
     // Thresholds to evaluate: the configured ones, then 0.5 and 0.75 unless present.
@@ -365,7 +429,8 @@ pub fn evaluate(
         groups.entry((g.class, g.image_id)).or_default().1.push(i);
     }
 
-    let mut per_class_dets: BTreeMap<ClassId, (usize, Vec<Scored>)> = BTreeMap::new();
+    // Per class: regular ground truth, crowd regions, scored detections.
+    let mut per_class_dets: BTreeMap<ClassId, (usize, usize, Vec<Scored>)> = BTreeMap::new();
     for (&(class, _), (det_ids, gt_ids)) in &groups {
         let mut det_ids = det_ids.clone();
         det_ids.sort_by(|&a, &b| dets[b].score.total_cmp(&dets[a].score).then(a.cmp(&b)));
@@ -374,28 +439,56 @@ pub fn evaluate(
             .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         det_ids.truncate(limit);
         let det_boxes: Vec<BBox> = det_ids.iter().map(|&i| normalize(dets[i].bbox)).collect();
-        let gt_boxes: Vec<BBox> = gt_ids.iter().map(|&i| normalize(gts[i].bbox)).collect();
+        let (crowd_ids, regular_ids): (Vec<usize>, Vec<usize>) =
+            gt_ids.iter().partition(|&&i| gts[i].crowd);
+        let gt_boxes: Vec<BBox> = regular_ids
+            .iter()
+            .map(|&i| normalize(gts[i].bbox))
+            .collect();
         let ious = iou_matrix_unchecked(&det_boxes, &gt_boxes);
         let matches: Vec<Vec<Option<usize>>> =
             thresholds.iter().map(|&t| match_rows(&ious, t)).collect();
+        // The best share of each detection inside any crowd region of its image.
+        let on_crowd: Vec<f64> = det_boxes
+            .iter()
+            .map(|d| {
+                crowd_ids
+                    .iter()
+                    .map(|&c| crowd_overlap(d, &gts[c].bbox))
+                    .fold(0.0, f64::max)
+            })
+            .collect();
         let entry = per_class_dets.entry(class).or_default();
-        entry.0 += gt_ids.len();
+        entry.0 += regular_ids.len();
+        entry.1 += crowd_ids.len();
         for (row, &i) in det_ids.iter().enumerate() {
-            entry.1.push(Scored {
+            let outcome = thresholds
+                .iter()
+                .zip(&matches)
+                .map(|(&t, m)| {
+                    if m.get(row).copied().flatten().is_some() {
+                        Outcome::Hit
+                    } else if !crowd_ids.is_empty()
+                        && on_crowd.get(row).is_some_and(|&o| o >= match_threshold(t))
+                    {
+                        Outcome::Ignored
+                    } else {
+                        Outcome::Miss
+                    }
+                })
+                .collect();
+            entry.2.push(Scored {
                 score: dets[i].score,
                 image_id: dets[i].image_id,
                 index: i,
-                tp: matches
-                    .iter()
-                    .map(|m| m.get(row).copied().flatten().is_some())
-                    .collect(),
+                outcome,
             });
         }
     }
 
     let mut per_class = Vec::new();
     let mut without_gt = BTreeSet::new();
-    for (class, (n_gt, mut scored)) in per_class_dets {
+    for (class, (n_gt, n_crowd, mut scored)) in per_class_dets {
         if n_gt == 0 {
             without_gt.insert(class);
             continue;
@@ -408,8 +501,14 @@ pub fn evaluate(
         });
         let aps: Vec<f64> = (0..thresholds.len())
             .map(|t| {
+                // Ignored detections leave the curve (pycocotools masks them out of
+                // both running sums, which leaves its points unchanged).
                 average_precision(
-                    scored.iter().map(|s| s.tp.get(t).copied().unwrap_or(false)),
+                    scored.iter().filter_map(|s| match s.outcome.get(t) {
+                        Some(Outcome::Hit) => Some(true),
+                        Some(Outcome::Ignored) => None,
+                        Some(Outcome::Miss) | None => Some(false),
+                    }),
                     n_gt,
                 )
             })
@@ -419,6 +518,7 @@ pub fn evaluate(
             class,
             // usize -> u64 is lossless on every platform Rust supports.
             num_ground_truth: n_gt as u64,
+            num_crowd: n_crowd as u64,
             num_detections: scored.len() as u64,
             ap_per_threshold: configured.to_vec(),
             ap: mean(configured),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use lockstep_nn::trace::{compare_records, Difference, Divergence, Phase, TraceRecord};
 
+use crate::dataset_check::DatasetSummary;
 use crate::options::Options;
 use crate::report::{CheckRow, Stage};
 use crate::shapes::{ShapesConfig, ShapesDataset};
@@ -65,6 +66,28 @@ pub(crate) fn generated_twice(
         prefix(&first.content_hash, 16),
         prefix(&second.content_hash, 16),
     ])
+}
+
+/// The start-up check of both splits: every image decoded, sizes, boxes, categories
+/// and ids checked before training. It only returns (and so passes) when nothing
+/// stops training; what it skipped or clipped is counted here and listed in the
+/// report.
+pub(crate) fn dataset_checked(summary: &DatasetSummary) -> CheckRow {
+    CheckRow::new(
+        Stage::Dataset,
+        "train and val checked before training",
+        true,
+        format!(
+            "{} train + {} val images decoded and checked in {:.1} s (files, sizes, boxes \
+             within {} px, categories, ids); {} image(s) skipped, {} box(es) clipped",
+            summary.train.images,
+            summary.val.images,
+            summary.seconds,
+            summary.box_tolerance,
+            summary.train.skipped_images + summary.val.skipped_images,
+            summary.clipped.len()
+        ),
+    )
 }
 
 /// A user's dataset hashes the same after the runs as before them.

@@ -20,6 +20,9 @@ pub struct Environment {
     pub available_threads: usize,
     /// The build profile (`release` or `debug`): codegen differs between them.
     pub profile: String,
+    /// The MPI library the distributed runs use (its version line), or why none.
+    #[serde(default)]
+    pub mpi: String,
 }
 
 impl Environment {
@@ -46,6 +49,7 @@ impl Environment {
                 "release"
             }
             .to_string(),
+            mpi: crate::distributed::mpi_version(),
         }
     }
 }

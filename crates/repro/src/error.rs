@@ -58,6 +58,17 @@ pub enum Error {
     /// A draw from the seed tree failed.
     #[error(transparent)]
     Seeding(#[from] lockstep_seeding::Error),
+    /// The collective layer failed (joining the ranks of a distributed run).
+    #[error(transparent)]
+    Distributed(#[from] lockstep_distributed::Error),
+    /// A distributed run was asked for, but MPI cannot be used.
+    #[error("a run at {world} ranks needs MPI: {reason}")]
+    MpiUnavailable {
+        /// The world size asked for.
+        world: u32,
+        /// Why MPI cannot be used (built without the `mpi` feature, no `mpiexec`).
+        reason: String,
+    },
     /// A thread pool could not be built.
     #[error("a pool of {threads} threads: {source}")]
     ThreadPool {
@@ -172,6 +183,14 @@ pub enum Error {
         path: PathBuf,
         /// What is in the way.
         reason: String,
+    },
+    /// The start-up check of the dataset found problems (every one of them is listed,
+    /// each naming its split, file, image id and annotation id where it has them);
+    /// nothing was trained.
+    #[error("{}", crate::dataset_check::describe(problems))]
+    BadDataset {
+        /// Every problem found, in split and file order.
+        problems: Vec<crate::dataset_check::Problem>,
     },
     /// A generated dataset's file is not what its manifest says.
     #[error("dataset {path}: {reason}")]

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <out>/                     Layout (owned: holds the suite's marker)
-//!   report.json report.md loss.svg controls.svg detections.png
+//!   report.json report.md loss.svg controls.svg detections.png dataset-problems.txt
 //!   data/ data-again/        the built-in set and its second generation (owned)
 //!     {train,val}/{images/,instances.json}   DataPaths
 //!   runs/                    (owned)
@@ -96,6 +96,12 @@ impl Layout {
     /// The validation images with ground truth and detections.
     pub fn detections_png(&self) -> PathBuf {
         self.out.join("detections.png")
+    }
+
+    /// Every problem the start-up dataset check found, one a line (written only when
+    /// it found some).
+    pub fn dataset_problems(&self) -> PathBuf {
+        self.out.join("dataset-problems.txt")
     }
 }
 

@@ -2,6 +2,8 @@
 #![deny(missing_docs)]
 
 mod checks;
+pub mod dataset_check;
+pub mod distributed;
 mod draw;
 pub mod environment;
 mod error;

@@ -51,6 +51,40 @@ pub struct Options {
     pub out: PathBuf,
     /// `--quick`: a short run of the same path, for tests and CI.
     pub quick: bool,
+    /// `--train-annotations PATH`: the training split's annotation file (default
+    /// `DIR/train/instances.json`); only with `--data`.
+    #[serde(default)]
+    pub train_annotations: Option<PathBuf>,
+    /// `--val-annotations PATH`: the validation split's annotation file (default
+    /// `DIR/val/instances.json`); only with `--data`.
+    #[serde(default)]
+    pub val_annotations: Option<PathBuf>,
+    /// `--on-bad-sample fail|skip`: what the start-up dataset check does with an image
+    /// that has a problem.
+    #[serde(default)]
+    pub on_bad_sample: crate::dataset_check::OnBadSample,
+    /// `--clip-boxes`: clip boxes beyond the tolerance to their image (and list them).
+    #[serde(default)]
+    pub clip_boxes: bool,
+    /// `--input-size N`: the square side every image is resized to for the model
+    /// (default 96, a multiple of 8).
+    #[serde(default = "default_input_size")]
+    pub input_size: u32,
+    /// `--world N`: train runs A, B and C (kill and resume) as `N` MPI ranks, with `N`
+    /// micro-batches per step (default 1: one process, undivided steps).
+    #[serde(default = "default_world")]
+    pub world: u32,
+}
+
+fn default_world() -> u32 {
+    1
+}
+
+/// The most ranks `--world` takes (the suite runs on one machine).
+pub(crate) const MAX_WORLD: u32 = 64;
+
+fn default_input_size() -> u32 {
+    crate::worker::IMAGE_SIZE
 }
 
 /// The usage text.
@@ -69,6 +103,22 @@ options:
   --out DIR           output folder (default target/repro): new, empty, or made by an
                       earlier run (it holds a .lockstep-repro file); others are refused
   --quick             a short run of the same path, for CI
+  --train-annotations PATH
+                      the training annotations (default DIR/train/instances.json;
+                      real exports name it instances_train2017.json); needs --data
+  --val-annotations PATH
+                      the validation annotations (default DIR/val/instances.json)
+  --on-bad-sample fail|skip
+                      an image with a problem (missing, undecodable, wrong size, a box
+                      outside it, an unknown category) fails the suite before training
+                      (default), or is left out and listed in the report
+  --clip-boxes        clip boxes that reach beyond their image (by more than the 1 px
+                      tolerance) to it, and list them in the report
+  --input-size N      the square side images are resized to for the model (default
+                      96, a multiple of 8); aspect ratios are not kept
+  --world N           train runs A, B and C as N MPI ranks of N micro-batches a step
+                      (default 1; needs a binary built with MPI, as `cargo xtask repro`
+                      builds it)
   -h, --help          this text
 ";
 
@@ -83,6 +133,12 @@ impl Default for Options {
             data: None,
             out: PathBuf::from("target/repro"),
             quick: false,
+            train_annotations: None,
+            val_annotations: None,
+            on_bad_sample: crate::dataset_check::OnBadSample::Fail,
+            clip_boxes: false,
+            input_size: crate::worker::IMAGE_SIZE,
+            world: 1,
         }
     }
 }
@@ -177,6 +233,56 @@ impl Options {
         self.quick = quick;
         self
     }
+    /// Sets [`Self::train_annotations`].
+    pub fn with_train_annotations(mut self, path: Option<PathBuf>) -> Self {
+        self.train_annotations = path;
+        self
+    }
+    /// Sets [`Self::val_annotations`].
+    pub fn with_val_annotations(mut self, path: Option<PathBuf>) -> Self {
+        self.val_annotations = path;
+        self
+    }
+    /// Sets [`Self::on_bad_sample`].
+    pub fn with_on_bad_sample(mut self, on_bad_sample: crate::dataset_check::OnBadSample) -> Self {
+        self.on_bad_sample = on_bad_sample;
+        self
+    }
+    /// Sets [`Self::clip_boxes`].
+    pub fn with_clip_boxes(mut self, clip_boxes: bool) -> Self {
+        self.clip_boxes = clip_boxes;
+        self
+    }
+    /// Sets [`Self::input_size`].
+    pub fn with_input_size(mut self, input_size: u32) -> Self {
+        self.input_size = input_size;
+        self
+    }
+    /// Sets [`Self::world`].
+    pub fn with_world(mut self, world: u32) -> Self {
+        self.world = world;
+        self
+    }
+
+    /// The dataset's files: `--data`'s layout with `--train-annotations` and
+    /// `--val-annotations` applied, or the built-in set's under `builtin`.
+    pub fn data_paths(&self, builtin: &std::path::Path) -> crate::layout::DataPaths {
+        let mut paths = crate::layout::DataPaths::under(self.data.as_deref().unwrap_or(builtin));
+        if let Some(p) = &self.train_annotations {
+            paths.train_instances = p.clone();
+        }
+        if let Some(p) = &self.val_annotations {
+            paths.val_instances = p.clone();
+        }
+        paths
+    }
+
+    /// The start-up dataset check's configuration.
+    pub fn check_config(&self) -> crate::dataset_check::CheckConfig {
+        crate::dataset_check::CheckConfig::default()
+            .with_on_bad_sample(self.on_bad_sample)
+            .with_clip_boxes(self.clip_boxes)
+    }
 
     /// Parses the suite's options (the arguments after the program name; see
     /// [`Command::parse`] for `--help` and `worker`). Pure, and never panics.
@@ -226,6 +332,38 @@ impl Options {
                 "--data" => options.data = Some(PathBuf::from(value("--data")?)),
                 "--out" => options.out = PathBuf::from(value("--out")?),
                 "--quick" => options.quick = true,
+                "--train-annotations" => {
+                    options.train_annotations = Some(PathBuf::from(value("--train-annotations")?))
+                }
+                "--val-annotations" => {
+                    options.val_annotations = Some(PathBuf::from(value("--val-annotations")?))
+                }
+                "--on-bad-sample" => {
+                    options.on_bad_sample = match value("--on-bad-sample")?.as_str() {
+                        "fail" => crate::dataset_check::OnBadSample::Fail,
+                        "skip" => crate::dataset_check::OnBadSample::Skip,
+                        other => {
+                            return Err(Error::InvalidValue {
+                                option: "--on-bad-sample",
+                                value: other.into(),
+                                expected: "fail or skip",
+                            })
+                        }
+                    }
+                }
+                "--clip-boxes" => options.clip_boxes = true,
+                "--world" => {
+                    let world = parse_number("--world", &value("--world")?)?;
+                    options.world = u32::try_from(world).map_err(|_| {
+                        Error::out_of_range("--world", world, 1, u64::from(MAX_WORLD))
+                    })?;
+                }
+                "--input-size" => {
+                    let size = parse_number("--input-size", &value("--input-size")?)?;
+                    options.input_size = u32::try_from(size).map_err(|_| {
+                        Error::out_of_range("--input-size", size, 8, u64::from(MAX_INPUT_SIZE))
+                    })?;
+                }
                 other => {
                     return Err(Error::UnknownOption {
                         option: other.into(),
@@ -248,7 +386,31 @@ impl Options {
         if let Some(steps) = self.steps {
             check_steps("--steps", steps)?;
         }
-        check_threads("--threads", self.threads)
+        check_threads("--threads", self.threads)?;
+        check_input_size("--input-size", self.input_size)?;
+        if !(1..=MAX_WORLD).contains(&self.world) {
+            return Err(Error::out_of_range(
+                "--world",
+                u64::from(self.world),
+                1,
+                u64::from(MAX_WORLD),
+            ));
+        }
+        if self.data.is_none() {
+            for (option, given) in [
+                ("--train-annotations", &self.train_annotations),
+                ("--val-annotations", &self.val_annotations),
+            ] {
+                if let Some(path) = given {
+                    return Err(Error::InvalidValue {
+                        option,
+                        value: path.display().to_string(),
+                        expected: "a path, with --data (the built-in set has its own)",
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The training steps per run: `--steps`, or 300 (40 with `--quick`).
@@ -267,6 +429,22 @@ impl Options {
 pub(crate) fn check_steps(what: &str, steps: u64) -> Result<()> {
     if !(MIN_STEPS..=MAX_STEPS).contains(&steps) {
         return Err(Error::out_of_range(what, steps, MIN_STEPS, MAX_STEPS));
+    }
+    Ok(())
+}
+
+/// The largest `--input-size` (a larger input would not train in a suite's time).
+pub(crate) const MAX_INPUT_SIZE: u32 = 1024;
+
+/// `size` (of `what`): a multiple of 8 (the detector's stride) in `8..=MAX_INPUT_SIZE`.
+pub(crate) fn check_input_size(what: &str, size: u32) -> Result<()> {
+    if !(8..=MAX_INPUT_SIZE).contains(&size) || size % 8 != 0 {
+        return Err(Error::out_of_range(
+            format!("{what} (a multiple of 8)"),
+            u64::from(size),
+            8,
+            u64::from(MAX_INPUT_SIZE),
+        ));
     }
     Ok(())
 }

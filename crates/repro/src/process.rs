@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -45,9 +45,8 @@ impl Workers {
         let log_path = files.log();
         let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
         let log_err = log.try_clone().map_err(|e| Error::io(&log_path, e))?;
-        let child = Command::new(&self.exe)
-            .arg("worker")
-            .arg(&spec_path)
+        // `mpiexec -n W` for a spec of more than one rank.
+        let child = crate::distributed::command(&self.exe, &spec_path, spec.world)?
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -92,6 +91,12 @@ impl Workers {
             return Ok(false);
         };
         let latest = spec.files().latest_checkpoint();
+        if spec.world > 1 {
+            // A job of ranks: kill one rank; the others must stop by themselves.
+            let kill =
+                crate::distributed::kill_rank_after(child, &spec.run_dir, &latest, spec.world - 1)?;
+            return Ok(kill.killed && kill.status.is_some_and(|s| !s.success()));
+        }
         loop {
             if latest.exists() {
                 // The checkpoint is complete (LATEST is renamed into place last); the

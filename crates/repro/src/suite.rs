@@ -11,6 +11,7 @@ use lockstep_nn::DeterminismMode;
 use lockstep_seeding::SeedTree;
 
 use crate::checks::{self, steps_before};
+use crate::dataset_check::{self, DataPolicy};
 use crate::draw;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -19,12 +20,10 @@ use crate::options::Options;
 use crate::owned;
 use crate::plot::{self, Curve};
 use crate::process::{self, Workers};
-use crate::report::{CheckRow, Report};
+use crate::report::{self, CheckRow, Report};
 use crate::shapes::{self, ShapesConfig};
 use crate::stages;
-use crate::worker::{self, Injection, WorkerResult, WorkerSpec};
-use lockstep_core::{BBox, LabeledBox};
-use lockstep_data::Dataset as _;
+use crate::worker::{Injection, WorkerResult, WorkerSpec};
 
 /// Runs the whole suite with the worker binary `exe`, prints the console table, and
 /// writes the report into `options.out`.
@@ -52,6 +51,7 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
         rows: Vec::new(),
         timings: Vec::new(),
         user_data_hash: None,
+        data_policy: DataPolicy::default(),
     };
     // Every folder is checked before any is replaced, so a refusal removes nothing.
     for dir in layout.owned_folders(options.data.is_none()) {
@@ -64,6 +64,10 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
     section("dataset");
     let t = Instant::now();
     let data = suite.dataset(&root)?;
+    // Both splits checked completely, every image decoded, before anything trains.
+    let checked = dataset_check::section(&data, options, &layout)?;
+    suite.push(checks::dataset_checked(&checked.summary));
+    suite.data_policy = checked.policy.clone();
     suite.time("dataset", t);
 
     section("stage checks");
@@ -96,6 +100,19 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
     let control_curves = suite.controls(&data, perturbed_step, &trace_a)?;
     suite.time("controls", t);
 
+    section(&format!(
+        "distributed: W = 1, 2, 4 ranks, {} micro-batches, 1 thread each",
+        crate::distributed::MICRO_BATCHES
+    ));
+    let t = Instant::now();
+    let rows = crate::distributed::section(&crate::distributed::Section {
+        exe,
+        spec: &|name| suite.spec(name, &data),
+        data: &data,
+    })?;
+    suite.push_all(rows);
+    suite.time("distributed", t);
+
     section("quality");
     suite.push(checks::quality(options, &ra));
     suite.user_data_unchanged()?;
@@ -125,7 +142,13 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
             format!("data order perturbed: step {perturbed_step}"),
         )),
     )?;
-    draw_detections(&data, &ra, &layout.detections_png())?;
+    draw::detections(
+        &data,
+        &checked,
+        &ra,
+        options.input_size,
+        &layout.detections_png(),
+    )?;
 
     suite.time("total", started);
     let passed = suite.rows.iter().all(|r| r.pass);
@@ -137,6 +160,8 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
         map_50: ra.map_50,
         map: ra.map,
         steps_per_second: (ra.train_seconds > 0.0).then(|| ra.steps_done as f64 / ra.train_seconds),
+        per_class: report::per_class_rows(&ra.per_class, &checked.classes),
+        dataset: Some(checked.summary),
         timings: suite.timings,
         passed,
     };
@@ -156,6 +181,8 @@ struct Suite {
     layout: Layout,
     rows: Vec<CheckRow>,
     timings: Vec<(String, f64)>,
+    /// The images the start-up dataset check left out, for every worker.
+    data_policy: DataPolicy,
 }
 
 impl Suite {
@@ -205,7 +232,7 @@ impl Suite {
         if let Some(dir) = self.options.data.clone() {
             // Compared with a second hash after the runs (`user_data_unchanged`).
             self.user_data_hash = Some((dir.clone(), shapes::hash_tree(&dir)?));
-            return Ok(DataPaths::under(&dir));
+            return Ok(self.options.data_paths(&dir));
         }
         let config = if self.options.quick {
             ShapesConfig::QUICK
@@ -244,6 +271,11 @@ impl Suite {
             resume: false,
             inject: None,
             evaluate: true,
+            data_policy: self.data_policy.clone(),
+            input_size: self.options.input_size,
+            world: self.options.world,
+            micro_batches: u64::from(self.options.world),
+            reduction: lockstep_nn::GradientReduction::Ordered,
         }
     }
 
@@ -332,45 +364,4 @@ impl Suite {
         self.push(checks::user_data_unchanged(&dir, &before, &after));
         Ok(())
     }
-}
-
-/// The side up to which a validation image is drawn enlarged.
-const MAX_TILE_SIDE: u32 = 768;
-/// Detections below this score are not drawn.
-const DRAWN_SCORE: f32 = 0.3;
-
-/// The first validation images with ground truth (white) and run A's detections.
-fn draw_detections(data: &DataPaths, ra: &WorkerResult, path: &Path) -> Result<()> {
-    // Classes numbered as the worker numbers them, so detections get their colours.
-    let train = worker::Split::open(&data.train_images, &data.train_instances, None)?;
-    let val = worker::Split::open(&data.val_images, &data.val_instances, Some(train.classes()))?;
-    let mut tiles = Vec::new();
-    // `drawn` is read back from the worker's result file: at most DRAWN_IMAGES are used.
-    for (index, dets) in (0..val.len()).zip(ra.drawn.iter().take(worker::DRAWN_IMAGES)) {
-        let (_, sample) = val.sample(index)?;
-        // Detections are in the training side's pixels; scale them to the image.
-        let sx = sample.image.width() as f32 / worker::IMAGE_SIZE as f32;
-        let sy = sample.image.height() as f32 / worker::IMAGE_SIZE as f32;
-        let found: Vec<LabeledBox> = dets
-            .iter()
-            .filter(|d| d.score >= DRAWN_SCORE)
-            .map(|d| {
-                let b = d.bbox;
-                LabeledBox::new(
-                    BBox::new(b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy),
-                    d.class,
-                )
-            })
-            .collect();
-        // Small images are shown three times larger; large ones (a user's photos) as
-        // they are, so the picture stays a sane size.
-        let side = sample.image.width().max(sample.image.height()).max(1);
-        let scale = (MAX_TILE_SIDE / side).clamp(1, 3);
-        tiles.push(draw::overlay(&sample.image, &sample.boxes, &found, scale));
-    }
-    let picture = draw::grid(&tiles, 4);
-    picture.save(path).map_err(|e| Error::Image {
-        path: path.to_path_buf(),
-        source: e,
-    })
 }

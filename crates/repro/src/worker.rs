@@ -14,7 +14,8 @@ use crate::error::{Error, Result, SplitProblem};
 use crate::layout::{Attempt, DataPaths, RunFiles};
 use crate::options::{check_steps, check_threads};
 
-/// The square side every image is trained at.
+/// The square side every image is trained at unless `--input-size` says otherwise
+/// (every image is resized to it, aspect ratio not kept).
 pub const IMAGE_SIZE: u32 = 96;
 /// Samples per training batch.
 pub const BATCH_SIZE: u64 = 32;
@@ -69,6 +70,34 @@ pub struct WorkerSpec {
     pub inject: Option<Injection>,
     /// Evaluate on the validation split at the end.
     pub evaluate: bool,
+    /// The images the start-up dataset check left out (none for a clean dataset).
+    #[serde(default)]
+    pub data_policy: crate::dataset_check::DataPolicy,
+    /// The square side images are resized to for the model.
+    #[serde(default = "default_input_size")]
+    pub input_size: u32,
+    /// Ranks (`mpiexec -n world`; 1 trains in this process alone). Must divide
+    /// `micro_batches`.
+    #[serde(default = "one_u32")]
+    pub world: u32,
+    /// Micro-batches per step (`TrainConfig::micro_batches`).
+    #[serde(default = "one_u64")]
+    pub micro_batches: u64,
+    /// How gradients are combined across ranks.
+    #[serde(default)]
+    pub reduction: nn::GradientReduction,
+}
+
+fn default_input_size() -> u32 {
+    IMAGE_SIZE
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+fn one_u64() -> u64 {
+    1
 }
 
 /// What a worker reports, written to its [`RunFiles::result`].
@@ -99,6 +128,9 @@ pub struct WorkerResult {
     pub determinism: nn::DeterminismReport,
     /// Wall seconds of the training steps alone.
     pub train_seconds: f64,
+    /// Validation AP per class (crowd regions handled as COCO does).
+    #[serde(default)]
+    pub per_class: Vec<lockstep_postprocess::ClassAp>,
 }
 
 /// One split of a COCO dataset, decoded lazily, sample by sample (a user's dataset
@@ -110,6 +142,9 @@ pub struct Split {
     classes: data::ClassMap,
     /// The annotation file, to name in errors.
     instances: PathBuf,
+    /// The dataset's positions in sample order: all of them, less the images the
+    /// start-up check left out.
+    keep: Vec<u64>,
 }
 
 impl Split {
@@ -127,16 +162,96 @@ impl Split {
     /// # Ok::<(), lockstep_repro::Error>(())
     /// ```
     pub fn open(images: &Path, instances: &Path, classes: Option<&data::ClassMap>) -> Result<Self> {
+        let policy = crate::dataset_check::DataPolicy::default();
+        Self::open_with(images, instances, classes, &policy.skip_train)
+    }
+
+    /// [`Split::open`] leaving out the images of `policy` for `split`, as the start-up
+    /// dataset check decided (`--on-bad-sample skip`).
+    ///
+    /// ```no_run
+    /// use lockstep_repro::dataset_check::{DataPolicy, SplitName};
+    /// use lockstep_repro::layout::DataPaths;
+    /// use lockstep_repro::worker::Split;
+    /// let data = DataPaths::under("my-coco".as_ref());
+    /// let policy = DataPolicy::default();
+    /// let train = Split::checked(&data, SplitName::Train, None, &policy)?;
+    /// # Ok::<(), lockstep_repro::Error>(())
+    /// ```
+    pub fn checked(
+        data: &DataPaths,
+        split: crate::dataset_check::SplitName,
+        classes: Option<&data::ClassMap>,
+        policy: &crate::dataset_check::DataPolicy,
+    ) -> Result<Self> {
+        let (images, instances) = match split {
+            crate::dataset_check::SplitName::Train => (&data.train_images, &data.train_instances),
+            _ => (&data.val_images, &data.val_instances),
+        };
+        let coco = data::CocoDataset::open(images, instances, policy.corrupt_policy())?;
+        Self::from_coco(coco, instances, classes, policy.skipped(split))
+    }
+
+    fn open_with(
+        images: &Path,
+        instances: &Path,
+        classes: Option<&data::ClassMap>,
+        skip: &std::collections::BTreeSet<u64>,
+    ) -> Result<Self> {
         let coco = data::CocoDataset::open(images, instances, data::CorruptPolicy::Fail)?;
+        Self::from_coco(coco, instances, classes, skip)
+    }
+
+    fn from_coco(
+        coco: data::CocoDataset,
+        instances: &Path,
+        classes: Option<&data::ClassMap>,
+        skip: &std::collections::BTreeSet<u64>,
+    ) -> Result<Self> {
         let classes = match classes {
             Some(classes) => classes.clone(),
             None => coco.classes()?,
         };
+        let keep = (0..coco.images().len() as u64)
+            .zip(coco.images())
+            .filter(|(_, image)| !skip.contains(&image.id))
+            .map(|(k, _)| k)
+            .collect();
         Ok(Self {
             coco,
             classes,
             instances: instances.to_path_buf(),
+            keep,
         })
+    }
+
+    /// The dataset position of sample `index`.
+    fn position(&self, index: u64) -> Result<u64> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.keep.get(i))
+            .copied()
+            .ok_or_else(|| {
+                data::Error::IndexOutOfRange {
+                    index,
+                    len: self.keep.len() as u64,
+                }
+                .into()
+            })
+    }
+
+    /// The crowd flags (`iscrowd`) of sample `index`'s boxes, in the order of
+    /// [`Split::sample`]'s boxes; decodes nothing.
+    ///
+    /// ```no_run
+    /// # fn demo(split: &lockstep_repro::worker::Split) -> lockstep_repro::Result<()> {
+    /// let crowds = split.crowd(0)?.iter().filter(|&&c| c).count();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn crowd(&self, index: u64) -> Result<Vec<bool>> {
+        let entry = self.coco.entry(self.position(index)?)?;
+        Ok(entry.objects.iter().map(|o| o.crowd).collect())
     }
 
     /// The class numbering.
@@ -161,7 +276,7 @@ impl Split {
     /// # }
     /// ```
     pub fn trainable_classes(&self) -> Result<u32> {
-        let reason = if self.coco.is_empty() {
+        let reason = if self.keep.is_empty() {
             SplitProblem::NoImages
         } else if let Ok(classes) = u32::try_from(self.classes.len()) {
             return Ok(classes);
@@ -185,12 +300,16 @@ impl Split {
     /// # }
     /// ```
     pub fn sample(&self, index: u64) -> Result<(u64, Sample)> {
-        let s = self.coco.get(index)?;
+        let s = self.coco.get(self.position(index)?)?;
+        let size = lockstep_core::ImageSize::new(s.image.width(), s.image.height());
         let boxes = s
             .objects
             .iter()
             .map(|o| {
+                // Boxes within the check's tolerance (or clipped by --clip-boxes) are
+                // clipped to the image; a box inside it is kept bit for bit.
                 o.labeled(&self.classes)
+                    .map(|l| LabeledBox::new(crate::dataset_check::clip_box(l.bbox, size), l.class))
                     .ok_or_else(|| Error::UnknownCategory {
                         image_id: s.image_id,
                         file_name: s.file_name.clone(),
@@ -207,7 +326,7 @@ impl Dataset for Split {
     type Item = Sample;
 
     fn len(&self) -> u64 {
-        self.coco.len()
+        self.keep.len() as u64
     }
 
     fn get(&self, index: u64) -> data::Result<Sample> {
@@ -218,11 +337,11 @@ impl Dataset for Split {
 }
 
 /// The training augmentation: resize to the training side, then flips and colour.
-fn train_pipeline() -> Result<Compose> {
+fn train_pipeline(side: u32) -> Result<Compose> {
     Ok(Compose::new(vec![
         Op::Resize {
-            width: IMAGE_SIZE,
-            height: IMAGE_SIZE,
+            width: side,
+            height: side,
             interpolation: augment::Interpolation::Bilinear,
         },
         Op::Hflip { p: 0.5 },
@@ -242,10 +361,10 @@ fn train_pipeline() -> Result<Compose> {
 }
 
 /// Validation: resize only (no draws).
-fn eval_pipeline() -> Result<Compose> {
+fn eval_pipeline(side: u32) -> Result<Compose> {
     Ok(Compose::new(vec![Op::Resize {
-        width: IMAGE_SIZE,
-        height: IMAGE_SIZE,
+        width: side,
+        height: side,
         interpolation: augment::Interpolation::Bilinear,
     }])?)
 }
@@ -313,6 +432,8 @@ fn train_config(spec: &WorkerSpec) -> TrainConfig {
         .with_threads(spec.threads)
         .with_mode(spec.mode)
         .with_nan_guard(true)
+        .with_micro_batches(spec.micro_batches)
+        .with_reduction(spec.reduction)
 }
 
 impl WorkerSpec {
@@ -327,7 +448,11 @@ impl WorkerSpec {
     /// ```
     pub fn validate(&self) -> Result<()> {
         check_steps(&format!("worker `{}`: steps", self.name), self.steps)?;
-        check_threads(&format!("worker `{}`: threads", self.name), self.threads)
+        check_threads(&format!("worker `{}`: threads", self.name), self.threads)?;
+        crate::options::check_input_size(
+            &format!("worker `{}`: input_size", self.name),
+            self.input_size,
+        )
     }
 
     /// The files of this spec's attempt in its run folder.
@@ -353,18 +478,33 @@ impl WorkerSpec {
 /// ```
 pub fn run(spec: &WorkerSpec) -> Result<WorkerResult> {
     spec.validate()?;
+    let joined = crate::distributed::join(spec)?;
     // Data loading and augmentation run on exactly `threads` threads, never on a pool
     // sized from the machine; the values do not depend on it, the speed does.
-    crate::stages::pool(spec.threads)?.install(|| run_in_pool(spec))
+    let result = crate::stages::pool(spec.threads)?.install(|| run_in_pool(spec, joined.as_ref()));
+    if let (Err(e), Some(j)) = (&result, &joined) {
+        // Stops the other ranks too (MPI_Abort), so none waits for this one.
+        j.fail(&spec.name, e);
+    }
+    result
 }
 
-fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
+fn run_in_pool(
+    spec: &WorkerSpec,
+    joined: Option<&crate::distributed::Joined>,
+) -> Result<WorkerResult> {
+    let rank = joined.map_or(0, |j| j.rank());
     let files = spec.files();
     std::fs::create_dir_all(files.dir()).map_err(|e| Error::io(files.dir(), e))?;
-    let train = Split::open(&spec.data.train_images, &spec.data.train_instances, None)?;
+    let train = Split::checked(
+        &spec.data,
+        crate::dataset_check::SplitName::Train,
+        None,
+        &spec.data_policy,
+    )?;
     let root = SeedTree::from_u64(spec.seed).child("train");
     let detector = DetectorConfig::default()
-        .with_image_size(IMAGE_SIZE)
+        .with_image_size(spec.input_size)
         .with_classes(train.trainable_classes()?);
     let n = train.len();
     let samples_needed = spec
@@ -390,7 +530,7 @@ fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
     let batches = nn::source::SamplerSource::new(
         Sampler::new(sampler_config, Shard::single())?,
         &train,
-        Some(train_pipeline()?),
+        Some(train_pipeline(spec.input_size)?),
         BATCH_SIZE,
         nn::source::detection(detector.clone()),
     )?;
@@ -416,7 +556,13 @@ fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
     };
     let start_step = trainer.step();
     trainer.set_progress(nn::ProgressMode::Off);
-    trainer.enable_trace(&files.trace(), nn::TraceOptions::default())?;
+    if let Some(j) = joined {
+        trainer.distribute(j.collective(), nn::ParallelOptions::default())?;
+    }
+    // Rank 0 traces (every rank holds the same tensors; the trainer compares them).
+    if rank == 0 {
+        trainer.enable_trace(&files.trace(), nn::TraceOptions::default())?;
+    }
     let until = spec.stop_after.unwrap_or(spec.steps).min(spec.steps);
     let started = std::time::Instant::now();
     trainer.run_with(&mut *source, until, |end| {
@@ -424,7 +570,9 @@ fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
             end.save_checkpoint(&files.checkpoints())?;
         }
         // Best effort: progress is for the console only.
-        let _ = std::fs::write(files.progress(), end.step().to_string());
+        if rank == 0 {
+            let _ = std::fs::write(files.progress(), end.step().to_string());
+        }
         Ok(())
     })?;
     let train_seconds = started.elapsed().as_secs_f64();
@@ -443,11 +591,15 @@ fn run_in_pool(spec: &WorkerSpec) -> Result<WorkerResult> {
         drawn: Vec::new(),
         determinism: trainer.determinism_report().clone(),
         train_seconds,
+        per_class: Vec::new(),
     };
-    if spec.evaluate {
+    if spec.evaluate && rank == 0 {
         evaluate_run(spec, train.classes(), &trainer, &mut result)?;
     }
-    let path = files.result();
+    let path = match rank {
+        0 => files.result(),
+        r => crate::distributed::rank_file(&files.result(), r),
+    };
     let text = serde_json::to_string_pretty(&result).map_err(|e| Error::json(&path, e))?;
     std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     Ok(result)
@@ -460,12 +612,13 @@ fn evaluate_run(
     trainer: &Trainer<TinyDetector>,
     result: &mut WorkerResult,
 ) -> Result<()> {
-    let val = Split::open(
-        &spec.data.val_images,
-        &spec.data.val_instances,
+    let val = Split::checked(
+        &spec.data,
+        crate::dataset_check::SplitName::Val,
         Some(classes),
+        &spec.data_policy,
     )?;
-    let compose = eval_pipeline()?;
+    let compose = eval_pipeline(spec.input_size)?;
     // The pipeline draws nothing; the keys only satisfy its signature.
     let keys = EpochKey::new(&SeedTree::from_u64(spec.seed).child("val"), 0);
     let mut detections = Vec::new();
@@ -474,10 +627,24 @@ fn evaluate_run(
     for start in (0..val.len()).step_by(EVAL_CHUNK as usize) {
         let mut ids = Vec::new();
         let mut resized = Vec::new();
+        let mut crowds = Vec::new();
         for index in start..(start + EVAL_CHUNK).min(val.len()) {
             let (image_id, sample) = val.sample(index)?;
+            let crowd = val.crowd(index)?;
             ids.push(image_id);
-            resized.push(compose.apply(sample, &keys.sample(index))?.sample);
+            let augmented = compose.apply(sample, &keys.sample(index))?;
+            // The resize may drop boxes too small to keep; their flags go with them.
+            let dropped: std::collections::BTreeSet<usize> =
+                augmented.dropped.iter().map(|d| d.index).collect();
+            crowds.push(
+                crowd
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| !dropped.contains(k))
+                    .map(|(_, c)| c)
+                    .collect::<Vec<_>>(),
+            );
+            resized.push(augmented.sample);
         }
         let inputs = images_tensor(&resized)?;
         let pred = trainer
@@ -485,10 +652,18 @@ fn evaluate_run(
             .f_to_kind(tch::Kind::Float)
             .map_err(nn::Error::from)?;
         let decoded = trainer.model().decode(&pred, SCORE_THRESHOLD)?;
-        for (k, ((sample, dets), image_id)) in resized.iter().zip(decoded).zip(ids).enumerate() {
+        for (k, (((sample, dets), image_id), crowd)) in resized
+            .iter()
+            .zip(decoded)
+            .zip(ids)
+            .zip(&crowds)
+            .enumerate()
+        {
             // `start` < the split's length and `k` < EVAL_CHUNK: no overflow.
             let image_index = start.saturating_add(k as u64);
-            truth.extend(sample.boxes.iter().map(|&b| GroundTruth::new(image_id, b)));
+            truth.extend(sample.boxes.iter().enumerate().map(|(j, &b)| {
+                GroundTruth::new(image_id, b).with_crowd(crowd.get(j).copied().unwrap_or(false))
+            }));
             let mut drawn = Vec::new();
             for d in dets {
                 for v in d.bbox.to_array().into_iter().chain([d.score]) {
@@ -510,5 +685,6 @@ fn evaluate_run(
     result.detections_hash = Some(hasher.finalize().to_hex().to_string());
     result.map_50 = Some(report.map_50);
     result.map = Some(report.map);
+    result.per_class = report.per_class;
     Ok(())
 }

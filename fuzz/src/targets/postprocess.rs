@@ -142,6 +142,7 @@ pub fn metrics(data: &[u8]) {
             image_id: u64::from(b.u8() % 3),
             class: ClassId(u32::from(b.u8() % 3)),
             bbox: bbox(&mut b),
+            crowd: false,
         })
         .collect();
     if let Ok(report) = evaluate(&dets, &gts, &config) {
