@@ -46,21 +46,23 @@ fn font() -> Result<FontRef<'static>> {
     })
 }
 
-/// Bright colours that read on dark and light images, none of them white (ground
-/// truth's colour).
+/// Class colours, none of them white (ground truth's colour); a tab's text is black or
+/// white, whichever reads on it ([`ink`]).
 const PALETTE: [[u8; 3]; 12] = [
-    [255, 140, 0],
-    [255, 225, 25],
-    [255, 60, 60],
-    [70, 240, 240],
-    [240, 50, 230],
-    [150, 255, 60],
-    [80, 140, 255],
-    [255, 150, 200],
-    [0, 200, 160],
-    [190, 150, 255],
-    [210, 150, 80],
-    [170, 255, 195],
+    // Twelve hues chosen to stay apart from each other, so that a collision-free pick
+    // never gives two classes look-alike colours.
+    [230, 25, 75],   // red
+    [60, 180, 75],   // green
+    [255, 225, 25],  // yellow
+    [0, 130, 200],   // blue
+    [245, 130, 48],  // orange
+    [145, 30, 180],  // purple
+    [70, 240, 240],  // cyan
+    [240, 50, 230],  // magenta
+    [210, 245, 60],  // lime
+    [250, 190, 212], // pink
+    [0, 128, 128],   // teal
+    [170, 110, 40],  // brown
 ];
 
 /// The [`PALETTE`] slot BLAKE3 of `name` picks.
@@ -223,7 +225,17 @@ fn rect(bbox: BBox, scale: f32, grow: i32) -> Option<Rect> {
     (w > 0 && h > 0).then(|| Rect::at(x1, y1).of_size(w as u32, h as u32))
 }
 
-/// `label` in black on a tab of `colour` just above `(x, y)` (inside the image).
+/// Black on light colours, white on dark ones (Rec. 601 luma in integers).
+fn ink(colour: Rgb<u8>) -> Rgb<u8> {
+    let [r, g, b] = colour.0.map(u32::from);
+    if 299 * r + 587 * g + 114 * b >= 140_000 {
+        Rgb([0, 0, 0])
+    } else {
+        Rgb([255, 255, 255])
+    }
+}
+
+/// `label` in [`ink`] on a tab of `colour` just above `(x, y)` (inside the image).
 fn tab(image: &mut RgbImage, x: i32, y: i32, label: &str, colour: Rgb<u8>, font: &FontRef<'_>) {
     let px = PxScale::from(LABEL_PX);
     let (w, h) = text_size(px, font, label);
@@ -232,7 +244,7 @@ fn tab(image: &mut RgbImage, x: i32, y: i32, label: &str, colour: Rgb<u8>, font:
     let x = x.clamp(0, max_x);
     let y = (y - h as i32).max(0);
     draw_filled_rect_mut(image, Rect::at(x, y).of_size(w, h), colour);
-    draw_text_mut(image, Rgb([0, 0, 0]), x + 2, y + 1, px, font, label);
+    draw_text_mut(image, ink(colour), x + 2, y + 1, px, font, label);
 }
 
 /// A caption strip under the tile.
@@ -316,7 +328,7 @@ fn with_legend(
             break;
         }
         draw_filled_rect_mut(&mut out, Rect::at(x, y).of_size(w + 6, h + 4), *colour);
-        draw_text_mut(&mut out, Rgb([0, 0, 0]), x + 3, y + 1, px, font, name);
+        draw_text_mut(&mut out, ink(*colour), x + 3, y + 1, px, font, name);
         x += (w + 14) as i32;
     }
     if total > names.len() {
@@ -351,6 +363,19 @@ mod tests {
         // Beyond twelve classes colours repeat, and nothing panics.
         let many: Vec<String> = (0..40).map(|k| format!("c{k}")).collect();
         assert_eq!(class_colours(&many).len(), 40);
+    }
+
+    #[test]
+    fn tab_text_contrasts_with_every_palette_colour() {
+        for c in PALETTE.map(Rgb) {
+            let [r, g, b] = c.0.map(i32::from);
+            let luma = (299 * r + 587 * g + 114 * b) / 1000;
+            let text = if ink(c) == Rgb([0, 0, 0]) { 0 } else { 255 };
+            assert!(
+                (luma - text).abs() >= 100,
+                "{c:?}: luma {luma}, text {text}"
+            );
+        }
     }
 
     #[test]
