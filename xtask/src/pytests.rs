@@ -19,18 +19,25 @@ const MODULES: &[&str] = &["torch", "numpy", "pytest"];
 /// pytest's exit status when it collected no tests.
 const PYTEST_NO_TESTS: i32 = 5;
 
-/// Runs the step; every failure (pytest's "no tests collected" included) is an error.
-pub fn run() -> Result<()> {
-    let started = std::time::Instant::now();
-    let venv = Venv::ensure()?;
-    venv.ensure_packages(REQUIREMENTS, MODULES)?;
+/// Builds the `lockstep` module from this checkout and installs it into `venv`, as a
+/// user would (`pip install ./crates/python`); also used by `cargo xtask bench python`.
+pub fn install_module(venv: &Venv) -> Result<()> {
     workspace::step("build and install the Python module: pip install ./crates/python");
     let package = workspace::root().join("crates").join("python");
     venv.pip_install(&[
         OsStr::new("--force-reinstall"),
         OsStr::new("--no-deps"),
         package.as_os_str(),
-    ])?;
+    ])
+}
+
+/// Runs the step; every failure (pytest's "no tests collected" included) is an error.
+pub fn run() -> Result<()> {
+    let started = std::time::Instant::now();
+    let venv = Venv::ensure()?;
+    venv.ensure_packages(REQUIREMENTS, MODULES)?;
+    install_module(&venv)?;
+    let package = workspace::root().join("crates").join("python");
     workspace::step("the Rust side's known answers (example known_answers)");
     let answers = workspace::cargo_stdout(
         &[
