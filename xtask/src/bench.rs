@@ -53,6 +53,22 @@ const SUITES: &[SuiteSpec] = &[
         peer_requirements: TORCH_PEERS,
         peer_modules: TORCH_MODULES,
     },
+    // The Python module: the binding against the Rust calls (crates/python/benches)
+    // and against torch's sampler and torchvision (bench/peers/python.py).
+    SuiteSpec {
+        name: "python",
+        needs_libtorch: false,
+        peer_requirements: TORCH_PEERS,
+        peer_modules: TORCH_MODULES,
+    },
+    // End to end, COCO folder on disk to batches of 32 (crates/lockstep/benches),
+    // against torch's DataLoader on the same files (bench/peers/pipeline.py).
+    SuiteSpec {
+        name: "pipeline",
+        needs_libtorch: false,
+        peer_requirements: TORCH_PEERS,
+        peer_modules: TORCH_MODULES,
+    },
     // Ours against ours (no peer script): the costs of data-parallel training.
     SuiteSpec {
         name: "distributed",
@@ -69,6 +85,8 @@ fn package_of(suite: &str) -> String {
         // Needs the trainer, so it lives with lockstep-nn (lockstep-distributed links
         // no libtorch).
         "distributed" => "lockstep-nn".to_string(),
+        // Spans data and augment, so it lives with the facade crate.
+        "pipeline" => "lockstep".to_string(),
         _ => format!("lockstep-{suite}"),
     }
 }
@@ -154,13 +172,25 @@ pub fn run(args: &[String]) -> Result<()> {
             &env,
         )?;
         records.extend(parse_records(&ours, &package)?);
+        // The peer script may read our records (the python suite sets its targets
+        // from the Rust times of this run).
+        let dir = workspace::target_dir().join("bench");
+        std::fs::create_dir_all(&dir)?;
+        let ours_path = dir.join(format!("{bench_name}-ours.jsonl"));
+        std::fs::write(&ours_path, &ours)
+            .with_context(|| format!("could not write {}", ours_path.display()))?;
         let script = workspace::root()
             .join("bench")
             .join("peers")
             .join(format!("{bench_name}.py"));
         if script.exists() {
             venv.ensure_packages(suite.peer_requirements, suite.peer_modules)?;
+            if suite.name == "python" {
+                crate::pytests::install_module(&venv)?;
+            }
             workspace::step(&format!("bench {}: peers", suite.name));
+            let mut env = env.clone();
+            env.push(("LOCKSTEP_BENCH_OURS".into(), ours_path.into_os_string()));
             let peer = workspace::output(venv.python().as_os_str(), &[script.as_os_str()], &env)?;
             records.extend(parse_records(&peer, &script.display().to_string())?);
         }
@@ -337,6 +367,8 @@ mod tests {
     fn suites_map_to_their_packages() {
         assert_eq!(package_of("seeding"), "lockstep-seeding");
         assert_eq!(package_of("distributed"), "lockstep-nn");
+        assert_eq!(package_of("pipeline"), "lockstep");
+        assert_eq!(package_of("python"), "lockstep-python");
     }
 
     #[test]

@@ -19,24 +19,68 @@ mod python;
 mod workspace;
 
 use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
+/// The project's automation.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
 
-commands:
-  test             rustfmt check, clippy -D warnings, all tests (sets up libtorch)
-  repro [ARGS…]    run the reproducibility suite; ARGS go to lockstep-repro (try --help)
-  bench [SUITE…]   run our benchmarks and the peers' in one run, print ratios,
-                   write target/bench/report.json (suites: seeding data augment postprocess nn)
-  fuzz [TARGET…] [--seconds N] [--execs N] [--no-build]
-                   AFL++ on each fuzz target (default all, 600 s each); figures in
-                   target/fuzz/summary.md, crash inputs in target/fuzz/crashes/
-  pytest           only the Python step of `test`: pip install ./crates/python, pytest
-  libtorch         set up libtorch under target/ and print the environment for cargo
-  gpu-bundle [--dry-run [OUT]]
-                   build target/gpu-bundle (CUDA binaries + run.sh) for a GPU host;
-                   --dry-run runs its checks here on the CPU (docs/gpu.md)
-";
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// rustfmt check, clippy -D warnings, all tests (sets up libtorch)
+    Test,
+    /// Run the reproducibility suite; ARGS go to lockstep-repro (try `repro --help`)
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Repro {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Run our benchmarks and the peers' in one run, print ratios, write
+    /// target/bench/report.json (suites: seeding data augment postprocess nn python
+    /// pipeline distributed; default all)
+    Bench {
+        #[arg(value_name = "SUITE")]
+        suites: Vec<String>,
+    },
+    /// AFL++ on each fuzz target (default all, 600 s each); figures in
+    /// target/fuzz/summary.md, crash inputs in target/fuzz/crashes/.
+    /// Takes [TARGET…] [--seconds N] [--execs N] [--no-build]
+    Fuzz {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Only the Python step of `test`: pip install ./crates/python, pytest
+    Pytest,
+    /// Set up libtorch under target/ and print the environment for cargo
+    Libtorch,
+    /// Build target/gpu-bundle (CUDA binaries + run.sh) for a GPU host; `--dry-run
+    /// [OUT]` runs its checks here on the CPU (docs/gpu.md)
+    GpuBundle {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+}
 
 /// A failure whose message the child process already printed: xtask exits with its
 /// code and adds nothing.
@@ -72,19 +116,27 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        bail!("no command given");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap printed the message: exit with its code (2), adding nothing.
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return Err(ChildReported(e.exit_code()).into());
+        }
+        // --help, --version: print and stop.
+        Err(e) => {
+            let _ = e.print();
+            return Ok(());
+        }
     };
-    match command.as_str() {
-        "test" => test(rest),
-        "repro" => repro(rest),
-        "bench" => bench::run(rest),
-        "fuzz" => fuzz::run(rest),
-        "pytest" => pytests::run(),
-        "gpu-bundle" => gpu_bundle::run(rest),
-        "libtorch" => {
+    match cli.command {
+        Task::Test => test(),
+        Task::Repro { args } => repro(&args),
+        Task::Bench { suites } => bench::run(&suites),
+        Task::Fuzz { args } => fuzz::run(&args),
+        Task::Pytest => pytests::run(),
+        Task::GpuBundle { args } => gpu_bundle::run(&args),
+        Task::Libtorch => {
             let torch = libtorch::ensure()?;
             println!("export LIBTORCH={}", torch.root().display());
             println!(
@@ -93,22 +145,11 @@ fn run() -> Result<()> {
             );
             Ok(())
         }
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => {
-            eprint!("{USAGE}");
-            bail!("unknown command `{other}`")
-        }
     }
 }
 
 /// The README's test command.
-fn test(args: &[String]) -> Result<()> {
-    if let Some(extra) = args.first() {
-        bail!("`cargo xtask test` takes no arguments, got `{extra}`");
-    }
+fn test() -> Result<()> {
     let started = std::time::Instant::now();
     workspace::step("rustfmt --check");
     workspace::cargo(&["fmt", "--all", "--", "--check"], &[])?;
@@ -263,6 +304,29 @@ fn repro_args(args: &[String], cwd: &std::path::Path, target: &std::path::Path) 
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn the_command_line_is_consistent_and_passes_arguments_through() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let parse = |list: &[&str]| {
+            Cli::try_parse_from(std::iter::once("xtask").chain(list.iter().copied()))
+        };
+        let cli = parse(&["repro", "--quick", "--seed", "3", "--help"]).unwrap();
+        assert!(
+            matches!(cli.command, Task::Repro { args } if args == ["--quick", "--seed", "3", "--help"])
+        );
+        let cli = parse(&["fuzz", "repro", "--seconds", "5"]).unwrap();
+        assert!(matches!(cli.command, Task::Fuzz { args } if args == ["repro", "--seconds", "5"]));
+        let cli = parse(&["bench", "data", "pipeline"]).unwrap();
+        assert!(matches!(cli.command, Task::Bench { suites } if suites == ["data", "pipeline"]));
+        assert!(
+            parse(&["test", "extra"]).is_err(),
+            "test takes no arguments"
+        );
+        assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&[]).is_err(), "a command is required");
+    }
 
     #[test]
     fn repro_paths_are_resolved_where_the_user_is() {

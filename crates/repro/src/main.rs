@@ -5,19 +5,23 @@ use std::process::ExitCode;
 
 use lockstep_nn::determinism::{CUBLAS_WORKSPACE_CONFIG, CUBLAS_WORKSPACE_VALUE};
 use lockstep_repro::layout::Layout;
-use lockstep_repro::options::{Command, USAGE};
+use lockstep_repro::options::{usage, version, Command};
 use lockstep_repro::{suite, worker};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match Command::parse(&args) {
         Ok(Command::Help) => {
-            print!("{USAGE}");
+            print!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            print!("{}", version());
             return ExitCode::SUCCESS;
         }
         Ok(command) => command,
         Err(e) => {
-            eprintln!("lockstep-repro: {e}\n\n{USAGE}");
+            eprintln!("lockstep-repro: {e}\n\nFor the options, try `lockstep-repro --help`.");
             return ExitCode::from(2);
         }
     };
@@ -28,7 +32,7 @@ fn main() -> ExitCode {
     let options = match command {
         Command::Suite(options) => options,
         Command::Worker { spec } => return run_worker(&spec),
-        Command::Help => return ExitCode::SUCCESS,
+        Command::Help | Command::Version => return ExitCode::SUCCESS,
     };
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,

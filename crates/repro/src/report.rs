@@ -171,6 +171,10 @@ pub struct Report {
     /// Training steps per second of the reference run (strict mode), measured while run
     /// B trained alongside it, as the suite runs them.
     pub steps_per_second: Option<f64>,
+    /// Images per second the reference run's input pipeline delivered (load, decode,
+    /// augment, collate: the time spent waiting for batches only).
+    #[serde(default)]
+    pub input_images_per_second: Option<f64>,
     /// Seconds per phase of the suite.
     pub timings: Vec<(String, f64)>,
     /// Whether every check passed.
@@ -407,6 +411,13 @@ impl Report {
         if let Some(s) = self.steps_per_second {
             let _ = writeln!(out, "Training speed of the reference run: {s:.1} steps/s.");
         }
+        if let Some(s) = self.input_images_per_second {
+            let _ = writeln!(
+                out,
+                "Input pipeline of the reference run (load, decode, augment, collate): \
+                 {s:.0} images/s."
+            );
+        }
         let _ = writeln!(out, "\n## Pictures\n");
         let _ = writeln!(
             out,
@@ -588,6 +599,7 @@ mod tests {
             map_50: Some(map_50),
             map: Some(map_50 / 2.0),
             steps_per_second: None,
+            input_images_per_second: None,
             timings: Vec::new(),
             passed: true,
             per_class: vec![ClassApRow {
@@ -638,5 +650,13 @@ mod tests {
             low.contains("--steps 1200") && low.contains("--input-size 192"),
             "{low}"
         );
+    }
+
+    #[test]
+    fn the_input_pipelines_rate_is_reported_when_measured() {
+        let mut r = report(0.9);
+        assert!(!r.markdown().contains("images/s"));
+        r.input_images_per_second = Some(1234.4);
+        assert!(r.markdown().contains("1234 images/s"), "{}", r.markdown());
     }
 }

@@ -160,6 +160,8 @@ pub fn run(options: &Options, exe: &Path) -> Result<Report> {
         map_50: ra.map_50,
         map: ra.map,
         steps_per_second: (ra.train_seconds > 0.0).then(|| ra.steps_done as f64 / ra.train_seconds),
+        input_images_per_second: (ra.input_seconds > 0.0)
+            .then(|| ra.input_images as f64 / ra.input_seconds),
         per_class: report::per_class_rows(&ra.per_class, &checked.classes),
         dataset: Some(checked.summary),
         timings: suite.timings,

@@ -128,6 +128,13 @@ pub struct WorkerResult {
     pub determinism: nn::DeterminismReport,
     /// Wall seconds of the training steps alone.
     pub train_seconds: f64,
+    /// Wall seconds of those steps spent in the input pipeline (load, decode, augment,
+    /// collate), on this rank.
+    #[serde(default)]
+    pub input_seconds: f64,
+    /// Images the input pipeline delivered in those seconds, on this rank.
+    #[serde(default)]
+    pub input_images: u64,
     /// Validation AP per class (crowd regions handled as COCO does).
     #[serde(default)]
     pub per_class: Vec<lockstep_postprocess::ClassAp>,
@@ -412,6 +419,56 @@ impl<S: BatchSource> BatchSource for SwapFirstTwo<S> {
     }
 }
 
+/// What the input pipeline (load, decode, augment, collate) took during training.
+#[derive(Debug, Default)]
+struct InputTiming {
+    seconds: std::cell::Cell<f64>,
+    images: std::cell::Cell<u64>,
+}
+
+/// A source that adds the time spent in `inner` and the images it delivered to `timing`.
+struct Timed<'t, S> {
+    inner: S,
+    timing: &'t InputTiming,
+}
+
+impl<S> Timed<'_, S> {
+    fn record<T>(&self, started: std::time::Instant, images: u64, out: T) -> T {
+        let t = self.timing;
+        t.seconds
+            .set(t.seconds.get() + started.elapsed().as_secs_f64());
+        t.images.set(t.images.get() + images);
+        out
+    }
+}
+
+impl<S: BatchSource> BatchSource for Timed<'_, S> {
+    fn batch(&mut self, step: u64) -> nn::Result<nn::Batch> {
+        let started = std::time::Instant::now();
+        let batch = self.inner.batch(step)?;
+        Ok(self.record(started, batch.len(), batch))
+    }
+
+    fn micro_batches(
+        &mut self,
+        step: u64,
+        partition: &nn::batch::MicroPartition,
+    ) -> nn::Result<Vec<nn::Batch>> {
+        let started = std::time::Instant::now();
+        let batches = self.inner.micro_batches(step, partition)?;
+        let images = batches.iter().map(nn::Batch::len).sum();
+        Ok(self.record(started, images, batches))
+    }
+
+    fn state(&self) -> nn::Result<nn::SourceState> {
+        self.inner.state()
+    }
+
+    fn restore(&mut self, state: &nn::SourceState) -> nn::Result<()> {
+        self.inner.restore(state)
+    }
+}
+
 fn train_config(spec: &WorkerSpec) -> TrainConfig {
     TrainConfig::default()
         .with_steps(spec.steps)
@@ -534,6 +591,11 @@ fn run_in_pool(
         BATCH_SIZE,
         nn::source::detection(detector.clone()),
     )?;
+    let timing = InputTiming::default();
+    let batches = Timed {
+        inner: batches,
+        timing: &timing,
+    };
     let mut source: Box<dyn BatchSource + '_> = match spec.inject {
         Some(Injection::DataOrder { step }) => Box::new(SwapFirstTwo {
             inner: batches,
@@ -577,6 +639,8 @@ fn run_in_pool(
     })?;
     let train_seconds = started.elapsed().as_secs_f64();
     trainer.finish_trace()?;
+    // Only the steps run here (a resumed run's checkpointed steps are not timed).
+    let (input_seconds, input_images) = (timing.seconds.get(), timing.images.get());
 
     let mut result = WorkerResult {
         name: spec.name.clone(),
@@ -591,6 +655,8 @@ fn run_in_pool(
         drawn: Vec::new(),
         determinism: trainer.determinism_report().clone(),
         train_seconds,
+        input_seconds,
+        input_images,
         per_class: Vec::new(),
     };
     if spec.evaluate && rank == 0 {
@@ -687,4 +753,33 @@ fn evaluate_run(
     result.map = Some(report.map);
     result.per_class = report.per_class;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timed_sources_count_the_images_they_deliver() {
+        let timing = InputTiming::default();
+        let inner = |_step: u64| -> nn::Result<nn::Batch> {
+            let cpu = (tch::Kind::Float, tch::Device::Cpu);
+            Ok(nn::Batch {
+                inputs: tch::Tensor::zeros([4, 3, 8, 8], cpu),
+                targets: tch::Tensor::zeros([4], cpu),
+            })
+        };
+        let mut source = Timed {
+            inner,
+            timing: &timing,
+        };
+        for step in 0..3 {
+            assert_eq!(source.batch(step).map(|b| b.len()).ok(), Some(4));
+        }
+        let part = nn::batch::MicroPartition::new(4, 2, 0).expect("a valid partition");
+        let parts = source.micro_batches(3, &part).expect("micro-batches");
+        let local: u64 = parts.iter().map(nn::Batch::len).sum();
+        assert_eq!(timing.images.get(), 12 + local);
+        assert!(timing.seconds.get() >= 0.0);
+    }
 }
