@@ -20,7 +20,7 @@ pub use coco::{
     Category, ClassMap, CocoAnnotations, CocoImage, CocoObject, CorruptPolicy, Skipped,
 };
 #[cfg(feature = "coco")]
-pub use coco::{CocoDataset, CocoSample};
+pub use coco::{CocoDataset, CocoSample, MAX_IMAGE_SIDE};
 pub use dataset::{Dataset, DatasetIter, InMemoryDataset};
 pub use error::{BoxError, Error, Result, StateField};
 pub use index_permutation::IndexPermutation;

@@ -351,3 +351,56 @@ fn annotations_parse_from_bytes_without_the_file_system() {
         ));
     }
 }
+
+/// A JPEG whose frame header claims `width` columns: the bytes after the header no
+/// longer match, as in the inputs a fuzzer found (a 650-byte file claiming 65,284 × 244
+/// took seconds and 290 MB to decode).
+fn jpeg_claiming_width(path: &Path, width: u16) {
+    let mut bytes = Vec::new();
+    RgbImage::from_pixel(16, 16, Rgb([90, 30, 200]))
+        .write_to(&mut std::io::Cursor::new(&mut bytes), ImageFormat::Jpeg)
+        .unwrap();
+    // Baseline frame header: FF C0, length (2), precision (1), height (2), width (2).
+    let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_header_claiming_a_huge_or_another_size_is_refused_before_decoding() {
+    let t = dataset("huge-claim");
+    // The annotation file says 16 × 16: the header's other width is caught from the
+    // header alone.
+    jpeg_claiming_width(&t.images().join("c.jpg"), 300);
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    assert!(matches!(
+        d.get(2),
+        Err(Error::ImageSize {
+            width: 16,
+            found_width: 300,
+            ..
+        })
+    ));
+    // Without a size in the annotation file, a side beyond MAX_IMAGE_SIDE is refused.
+    assert!(u32::from(u16::MAX) > lockstep_data::MAX_IMAGE_SIDE);
+    jpeg_claiming_width(&t.images().join("c.jpg"), 65_284);
+    std::fs::write(
+        t.json(),
+        INSTANCES.replace(
+            r#""file_name": "c.jpg", "width": 16, "height": 16"#,
+            r#""file_name": "c.jpg""#,
+        ),
+    )
+    .unwrap();
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    match d.get(2) {
+        Err(Error::ImageDecode { path, source }) => {
+            assert!(path.ends_with("c.jpg"));
+            assert!(
+                matches!(source, image::ImageError::Limits(_)),
+                "refused by the size limit, not by a decode failure: {source}"
+            );
+        }
+        other => panic!("expected the size limit, got {other:?}"),
+    }
+}

@@ -810,15 +810,19 @@ fn decode_header(file: &Path) -> std::result::Result<(ImageMode, ImageSize), Pro
     .map_err(|e| ProblemKind::Unreadable {
         reason: e.to_string(),
     })?;
-    let decoded = image::ImageReader::new(std::io::Cursor::new(&bytes))
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| ProblemKind::Unreadable {
             reason: e.to_string(),
-        })?
-        .decode()
-        .map_err(|e| ProblemKind::Undecodable {
-            reason: e.to_string(),
         })?;
+    // The loader's limit: a header claiming a longer side is refused before decoding.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(lockstep_data::MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(lockstep_data::MAX_IMAGE_SIDE);
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| ProblemKind::Undecodable {
+        reason: e.to_string(),
+    })?;
     let size = ImageSize::new(decoded.width(), decoded.height());
     // PNG's IHDR (always the first chunk) says whether the file was a palette image;
     // the decoder expands palettes before we see them.

@@ -34,22 +34,33 @@ pub struct CocoDataset {
 }
 
 /// Decodes `path` to RGB8 and checks its size against the annotation file's.
+/// The longest side an image file may claim, in pixels. The header is read first and a
+/// larger claim is refused before any pixel is decoded: a few hundred bytes of JPEG can
+/// claim 65,000 columns, and decoding them costs seconds and hundreds of megabytes.
+/// Decoding is further bounded by the `image` crate's default allocation limit (512 MiB).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
 fn decode(path: &Path, width: Option<u32>, height: Option<u32>) -> Result<RgbImage> {
+    use image::ImageDecoder as _;
     let io = |source: std::io::Error| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let image = image::ImageReader::open(path)
+    let decode_error = |source| Error::ImageDecode {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = image::ImageReader::open(path)
         .map_err(io)?
         .with_guessed_format()
-        .map_err(io)?
-        .decode()
-        .map_err(|source| Error::ImageDecode {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .to_rgb8();
-    let (found_width, found_height) = image.dimensions();
+        .map_err(io)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(decode_error)?;
+    // The header's size, checked against the annotation file before decoding.
+    let (found_width, found_height) = decoder.dimensions();
     if width.is_some_and(|w| w != found_width) || height.is_some_and(|h| h != found_height) {
         return Err(Error::ImageSize {
             path: path.to_path_buf(),
@@ -59,6 +70,9 @@ fn decode(path: &Path, width: Option<u32>, height: Option<u32>) -> Result<RgbIma
             found_height,
         });
     }
+    let image = image::DynamicImage::from_decoder(decoder)
+        .map_err(decode_error)?
+        .to_rgb8();
     Ok(image)
 }
 

@@ -43,7 +43,7 @@ mod dataset;
 pub use annotations::CocoAnnotations;
 pub use classes::ClassMap;
 #[cfg(feature = "coco")]
-pub use dataset::{CocoDataset, CocoSample};
+pub use dataset::{CocoDataset, CocoSample, MAX_IMAGE_SIDE};
 
 /// What to do with corrupt images and bad annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
