@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+mod nms_workload;
+pub use nms_workload::nms_workload;
+
 /// One measurement, as printed on a line of JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

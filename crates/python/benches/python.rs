@@ -34,52 +34,10 @@ fn compose(ops: Vec<Op>) -> Compose {
     Compose::new(ops).unwrap_or_else(|e| panic!("bench pipeline: {e}"))
 }
 
-/// The workload recipe of crates/postprocess/benches/postprocess.rs (documented there;
-/// bench/peers/postprocess.py rebuilds it for the binding and torchvision).
-struct Recipe(u64);
-
-impl Recipe {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
+/// The NMS workload of `lockstep_benchkit::nms_workload`, as core boxes.
 fn workload(n: u64) -> (Vec<BBox>, Vec<f32>) {
-    let mut r = Recipe(0x9E37_79B9_7F4A_7C15 ^ n);
-    let m = (n / 25).max(1);
-    let objects: Vec<[f64; 4]> = (0..m)
-        .map(|_| {
-            let cx = r.unit() * 1280.0;
-            let cy = r.unit() * 1280.0;
-            let w = 16.0 + r.unit() * 112.0;
-            let h = 16.0 + r.unit() * 112.0;
-            [cx, cy, w, h]
-        })
-        .collect();
-    let (mut boxes, mut scores) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        let [cx, cy, w, h] = objects[(i % m) as usize];
-        let dx = (r.unit() - 0.5) * 0.3 * w;
-        let dy = (r.unit() - 0.5) * 0.3 * h;
-        let sw = w * (0.85 + r.unit() * 0.3);
-        let sh = h * (0.85 + r.unit() * 0.3);
-        let x1 = cx + dx - sw / 2.0;
-        let y1 = cy + dy - sh / 2.0;
-        boxes.push(BBox::new(
-            x1 as f32,
-            y1 as f32,
-            (x1 + sw) as f32,
-            (y1 + sh) as f32,
-        ));
-        scores.push(((r.next() >> 40) as f64 / (1u64 << 24) as f64) as f32);
-    }
-    (boxes, scores)
+    let (boxes, scores) = lockstep_benchkit::nms_workload(n);
+    (boxes.into_iter().map(BBox::from).collect(), scores)
 }
 
 fn main() {
