@@ -6,6 +6,8 @@
 //! - `cargo xtask bench [SUITE…]`: our benchmarks and the peers', as ratios.
 //! - `cargo xtask fuzz [TARGET…] [--seconds N]`: coverage-guided fuzzing (AFL++).
 //! - `cargo xtask libtorch`: set up libtorch only, and print the environment it needs.
+//! - `cargo xtask mutants [CRATE…] [--recheck]`: mutation testing of the pure crates
+//!   (docs/testing.md).
 //! - `cargo xtask gpu-bundle [--dry-run [OUT]]`: the GPU checks' bundle (docs/gpu.md).
 
 mod bench;
@@ -14,6 +16,7 @@ mod fuzz;
 mod gpu_bundle;
 mod libtorch;
 mod mpi;
+mod mutants;
 mod pytests;
 mod python;
 mod workspace;
@@ -65,6 +68,19 @@ enum Task {
             value_name = "ARGS"
         )]
         args: Vec<String>,
+    },
+    /// Mutation testing of the pure crates with cargo-mutants (slow: not part of
+    /// `test`; run before a release). Summary in target/mutants/summary.md
+    Mutants {
+        /// Crates to mutate: seeding, data, augment, postprocess (default all)
+        #[arg(value_name = "CRATE")]
+        crates: Vec<String>,
+        /// Test again only the mutants the last full run missed, after adding tests
+        #[arg(long)]
+        recheck: bool,
+        /// Only the K-th of N shards of each crate's mutants (K counts from 0)
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
     },
     /// Only the Python step of `test`: pip install ./crates/python, pytest
     Pytest,
@@ -134,6 +150,15 @@ fn run() -> Result<()> {
         Task::Repro { args } => repro(&args),
         Task::Bench { suites } => bench::run(&suites),
         Task::Fuzz { args } => fuzz::run(&args),
+        Task::Mutants {
+            crates,
+            recheck,
+            shard,
+        } => mutants::run(&mutants::Request {
+            crates,
+            recheck,
+            shard,
+        }),
         Task::Pytest => pytests::run(),
         Task::GpuBundle { args } => gpu_bundle::run(&args),
         Task::Libtorch => {
@@ -324,6 +349,11 @@ mod tests {
             parse(&["test", "extra"]).is_err(),
             "test takes no arguments"
         );
+        let cli = parse(&["mutants", "seeding", "--recheck", "--shard", "0/4"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Task::Mutants { crates, recheck: true, shard: Some(s) } if crates == ["seeding"] && s == "0/4"
+        ));
         assert!(parse(&["frobnicate"]).is_err());
         assert!(parse(&[]).is_err(), "a command is required");
     }

@@ -360,4 +360,32 @@ mod tests {
         assert!(adjust_contrast(&px, f64::INFINITY).is_err());
         assert!(adjust_gamma(&px, 0.0, 1.0).is_err());
     }
+
+    /// The mean is `round_half_up(Σ L · 2¹⁶ / n)`: with five grey pixels of luma
+    /// 1, 1, 1, 0, 0 it is 3·2¹⁶/5 = 39321.6, so 39322; and 2·2¹⁶/5 = 26214.4 gives
+    /// 26214. (A mean off by one unit changes contrast's table for some images.)
+    #[test]
+    fn the_mean_luma_rounds_half_up_in_q16() {
+        let grey = |values: &[u8]| {
+            RgbImage::from_fn(values.len() as u32, 1, |x, _| {
+                let v = values[x as usize];
+                Rgb([v, v, v])
+            })
+        };
+        let identity = crate::tone::identity();
+        assert_eq!(
+            mean_luma_q16(&grey(&[1, 1, 1, 0, 0]), &identity).unwrap(),
+            39322
+        );
+        assert_eq!(
+            mean_luma_q16(&grey(&[1, 0, 1, 0, 0]), &identity).unwrap(),
+            26214
+        );
+        // 2·2¹⁶/3 = 43690.67: 43691.
+        assert_eq!(mean_luma_q16(&grey(&[1, 1, 0]), &identity).unwrap(), 43691);
+        assert_eq!(
+            mean_luma_q16(&grey(&[200, 100, 0]), &identity).unwrap(),
+            100 << 16
+        );
+    }
 }
