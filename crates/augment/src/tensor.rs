@@ -2,6 +2,7 @@
 //! ready for `tch::Tensor::from_slice(..).view(shape)`.
 
 use image::RgbImage;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::check;
@@ -192,9 +193,15 @@ pub fn batch_to_tensor(images: &[RgbImage], norm: &Normalize) -> Result<ImageTen
     }
     let each = 3 * w as usize * h as usize;
     let mut data = vec![0f32; each * images.len()];
-    for (img, out) in images.iter().zip(data.chunks_exact_mut(each)) {
-        fill_chw(img, &tables, out)?;
-    }
+    // One image per task on the current rayon pool: collation is otherwise the serial
+    // tail of every input-pipeline step. Each task writes its own slice, so the values
+    // cannot depend on the thread count; errors are reported by position.
+    let filled: Vec<Result<()>> = images
+        .par_iter()
+        .zip(data.par_chunks_exact_mut(each))
+        .map(|(img, out)| fill_chw(img, &tables, out))
+        .collect();
+    filled.into_iter().collect::<Result<()>>()?;
     Ok(ImageTensor {
         data,
         shape: vec![images.len(), 3, h as usize, w as usize],

@@ -70,9 +70,10 @@ fn decode(path: &Path, width: Option<u32>, height: Option<u32>) -> Result<RgbIma
             found_height,
         });
     }
+    // `into_rgb8` keeps an RGB8 decode's buffer as it is (`to_rgb8` would copy it).
     let image = image::DynamicImage::from_decoder(decoder)
         .map_err(decode_error)?
-        .to_rgb8();
+        .into_rgb8();
     Ok(image)
 }
 
