@@ -104,3 +104,104 @@ fn output_sides_up_to_max_side_are_accepted() {
     assert!(resize(1, MAX_SIDE + 1).validate().is_err());
     assert!(resize(0, 1).validate().is_err());
 }
+
+#[test]
+fn an_image_empty_along_either_side_is_refused_before_conversion() {
+    use image::{DynamicImage, GrayImage, RgbaImage};
+    use lockstep_augment::{to_rgb8, Alpha, Error};
+    for (w, h) in [(0, 5), (5, 0), (0, 0)] {
+        for image in [
+            DynamicImage::ImageRgb8(RgbImage::new(w, h)),
+            DynamicImage::ImageLuma8(GrayImage::new(w, h)),
+            DynamicImage::ImageRgba8(RgbaImage::new(w, h)),
+        ] {
+            let got = to_rgb8(image, Alpha::Drop);
+            assert!(
+                matches!(got, Err(Error::EmptyImage { width, height }) if (width, height) == (w, h)),
+                "{w}x{h}: {got:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_pipeline_reports_its_ops_in_order() {
+    use lockstep_augment::Compose;
+    let ops = vec![
+        Op::Hflip { p: 0.5 },
+        Op::Brightness {
+            low: 0.8,
+            high: 1.2,
+        },
+        Op::RandomRotate90,
+    ];
+    let pipeline = Compose::new(ops.clone()).unwrap();
+    assert_eq!(pipeline.ops(), &ops[..]);
+}
+
+/// Recorded parameters are written as exact decimal strings, and hand-written files may
+/// use plain JSON numbers (floats, unsigned and negative integers) for the same values.
+#[test]
+fn recorded_parameters_read_plain_json_numbers_too() {
+    let read = |json: &str| serde_json::from_str::<OpParams>(json);
+    let hue = serde_json::to_string(&OpParams::Hue { shift: -0.25 }).unwrap();
+    let hue_with = |text: &str| hue.replace("\"-0.25\"", text);
+    assert_ne!(hue_with("-0.25"), hue, "{hue}");
+    assert_eq!(
+        read(&hue_with("-0.25")).unwrap(),
+        OpParams::Hue { shift: -0.25 }
+    );
+    assert_eq!(read(&hue_with("0")).unwrap(), OpParams::Hue { shift: 0.0 });
+    // A negative integer is read as itself, then refused by the range check.
+    let err = read(&hue_with("-2")).unwrap_err().to_string();
+    assert!(err.contains("hue shift = -2 is outside"), "{err}");
+    let brightness = serde_json::to_string(&OpParams::Brightness { factor: 1.5 }).unwrap();
+    let brightness_with = |text: &str| brightness.replace("\"1.5\"", text);
+    assert_eq!(
+        read(&brightness_with("2")).unwrap(),
+        OpParams::Brightness { factor: 2.0 }
+    );
+    assert_eq!(
+        read(&brightness_with("1.5")).unwrap(),
+        OpParams::Brightness { factor: 1.5 }
+    );
+    let err = read(&hue_with("true")).unwrap_err().to_string();
+    assert!(
+        err.contains("an f64 as a decimal string or a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_rectangle_is_never_inside() {
+    let rect = |width, height| Rect {
+        x: 1,
+        y: 1,
+        width,
+        height,
+    };
+    assert!(rect(3, 3).check_inside(4, 4).is_ok());
+    assert!(rect(0, 3).check_inside(4, 4).is_err());
+    assert!(rect(3, 0).check_inside(4, 4).is_err());
+    assert!(rect(4, 3).check_inside(4, 4).is_err());
+}
+
+#[test]
+fn padding_up_to_max_side_is_accepted() {
+    use lockstep_augment::{pad, Padding};
+    let one = RgbImage::from_pixel(1, 1, image::Rgb([9, 8, 7]));
+    let padding = |right, bottom| Padding {
+        left: 0,
+        top: 0,
+        right,
+        bottom,
+    };
+    let wide = pad(&one, padding(MAX_SIDE - 1, 0), [1, 2, 3]).unwrap();
+    assert_eq!(wide.dimensions(), (MAX_SIDE, 1));
+    assert_eq!(wide.get_pixel(0, 0).0, [9, 8, 7]);
+    assert_eq!(wide.get_pixel(MAX_SIDE - 1, 0).0, [1, 2, 3]);
+    let tall = pad(&one, padding(0, MAX_SIDE - 1), [1, 2, 3]).unwrap();
+    assert_eq!(tall.dimensions(), (1, MAX_SIDE));
+    assert!(pad(&one, padding(MAX_SIDE, 0), [0; 3]).is_err());
+    assert!(pad(&one, padding(0, MAX_SIDE), [0; 3]).is_err());
+}
