@@ -75,3 +75,27 @@ fn a_permutation_reports_its_length_and_is_never_empty() {
         assert!(p.domain() >= n && p.domain() < 2 * n.max(2));
     }
 }
+
+#[test]
+fn strided_reads_stop_exactly_at_the_end() {
+    let node = SeedTree::from_u64(35).child("strided");
+    let p = lockstep_data::IndexPermutation::new(&node, 10).unwrap();
+    let mut out = [0u64; 4];
+    // Positions 1, 4, 7: the last is 7 < 10.
+    p.get_strided(1, 3, &mut out[..3]).unwrap();
+    assert_eq!(
+        out[..3],
+        [p.get(1).unwrap(), p.get(4).unwrap(), p.get(7).unwrap()]
+    );
+    // Positions 1, 4, 7, 10: the last is 10 = n, one past the end.
+    let mut untouched = [u64::MAX; 4];
+    let err = p.get_strided(1, 3, &mut untouched).unwrap_err();
+    assert!(
+        matches!(err, Error::IndexOutOfRange { index: 10, len: 10 }),
+        "{err:?}"
+    );
+    assert_eq!(untouched, [u64::MAX; 4], "left unchanged");
+    // Positions 0, 3, 6, 9: the last is 9, in range.
+    p.get_strided(0, 3, &mut out).unwrap();
+    assert_eq!(out[3], p.get(9).unwrap());
+}
