@@ -208,3 +208,95 @@ fn a_resized_crop_window_is_never_empty() {
         assert!(rect.check_inside(10, 30).is_ok(), "{rect:?}");
     }
 }
+
+/// torchvision's window recipe, written from the documentation of `Op::RandomResizedCrop`
+/// and `Op::Erase`, on the op's own stream: up to 10 attempts of
+/// `area = W·H·uniform(scale)`, `aspect = exp(uniform(ln r₀, ln r₁))`, then `y` and `x`
+/// below the free room plus one. `None`: no attempt fitted.
+fn reference_window(
+    key: &SeedTree,
+    image: ImageSize,
+    scale: [f64; 2],
+    ratio: [f64; 2],
+    erase_p: Option<f64>,
+) -> Option<Rect> {
+    let (big_w, big_h) = (image.width, image.height);
+    let mut rng = key.rng();
+    if let Some(p) = erase_p {
+        if !rng.bernoulli(p).unwrap() {
+            return None;
+        }
+    }
+    let round = |v: f64| v.round().clamp(0.0, f64::from(u32::MAX)) as u32;
+    for _ in 0..10 {
+        let area =
+            f64::from(big_w) * f64::from(big_h) * rng.uniform_f64(scale[0], scale[1]).unwrap();
+        let aspect = libm::exp(
+            rng.uniform_f64(libm::log(ratio[0]), libm::log(ratio[1]))
+                .unwrap(),
+        );
+        let (a, b) = (round((area * aspect).sqrt()), round((area / aspect).sqrt()));
+        // The crop's aspect is width / height; the eraser's is height / width, and it
+        // must leave something of the image on both axes.
+        let (w, h, fits) = if erase_p.is_some() {
+            (b, a, 0 < a && a < big_h && 0 < b && b < big_w)
+        } else {
+            (a, b, 0 < a && a <= big_w && 0 < b && b <= big_h)
+        };
+        if fits {
+            let y = rng.try_below(u64::from(big_h - h) + 1).unwrap() as u32;
+            let x = rng.try_below(u64::from(big_w - w) + 1).unwrap() as u32;
+            return Some(Rect {
+                x,
+                y,
+                width: w,
+                height: h,
+            });
+        }
+    }
+    None
+}
+
+#[test]
+fn windows_follow_the_documented_recipe() {
+    let node = SeedTree::from_u64(46).child("recipe");
+    let configs = [
+        (size(64, 48), [0.08, 1.0], [0.75, 4.0 / 3.0]),
+        (size(10, 10), [0.9, 1.0], [1.0, 1.0]),
+        (size(50, 10), [0.02, 0.03], [0.01, 0.02]),
+        (size(10, 50), [0.02, 0.03], [50.0, 100.0]),
+        (size(7, 300), [0.3, 0.9], [0.2, 5.0]),
+    ];
+    let (mut crops, mut erased, mut empty) = (0, 0, 0);
+    for (image, scale, ratio) in configs {
+        for i in 0..150 {
+            let key = node.index(i);
+            let crop = resized_crop(scale, ratio).draw(&key, image).unwrap();
+            if let Some(want) = reference_window(&key, image, scale, ratio, None) {
+                assert_eq!(window(crop), want, "{image:?} {scale:?} {ratio:?} #{i}");
+                crops += 1;
+            }
+            let erase = Op::Erase {
+                p: 0.75,
+                scale,
+                ratio,
+                fill: [0; 3],
+            };
+            let got = match erase.draw(&key, image).unwrap() {
+                OpParams::Erase { rect, .. } => rect,
+                other => panic!("{other:?}"),
+            };
+            let want = reference_window(&key, image, scale, ratio, Some(0.75));
+            assert_eq!(got, want, "erase {image:?} {scale:?} {ratio:?} #{i}");
+            if got.is_some() {
+                erased += 1;
+            } else {
+                empty += 1;
+            }
+        }
+    }
+    assert!(
+        crops >= 250 && erased >= 150 && empty >= 150,
+        "{crops} {erased} {empty}"
+    );
+}
