@@ -99,3 +99,40 @@ fn strided_reads_stop_exactly_at_the_end() {
     p.get_strided(0, 3, &mut out).unwrap();
     assert_eq!(out[3], p.get(9).unwrap());
 }
+
+/// A sampler's epoch order and shard accessors, and its largest accepted length (2⁶³,
+/// which a permutation of that length can still index).
+#[test]
+fn epoch_orders_and_shards_report_what_they_hold() {
+    use lockstep_data::{EpochOrder, SamplerConfig, Shard};
+    let node = SeedTree::from_u64(36).child("orders");
+    for shuffle in [false, true] {
+        let config = SamplerConfig::new(5, node.clone()).with_shuffle(shuffle);
+        let order = config.epoch_order(0).unwrap();
+        assert_eq!(order.len(), 5);
+        assert!(!order.is_empty());
+        let mut seen: Vec<u64> = (0..5).map(|i| order.get(i).unwrap()).collect();
+        if !shuffle {
+            assert!(matches!(order, EpochOrder::Sequential(5)));
+            assert_eq!(seen, [0, 1, 2, 3, 4]);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert!(matches!(
+            order.get(5),
+            Err(Error::IndexOutOfRange { index: 5, len: 5 })
+        ));
+    }
+    assert!(EpochOrder::Sequential(0).is_empty());
+
+    let largest = 1u64 << 63;
+    assert!(SamplerConfig::new(largest, node.clone()).validate().is_ok());
+    assert!(matches!(
+        SamplerConfig::new(largest + 1, node.clone()).validate(),
+        Err(Error::TooLarge { .. })
+    ));
+
+    let shard = Shard::new(2, 3).unwrap();
+    assert_eq!((shard.rank(), shard.world()), (2, 3));
+    assert_eq!((Shard::single().rank(), Shard::single().world()), (0, 1));
+}

@@ -280,3 +280,78 @@ fn order_is_independent_of_the_thread_count() {
         assert_eq!(all, reference, "{threads} threads");
     }
 }
+
+/// What mutation testing found unchecked in the sampler: its position accessors, a
+/// live reshard, the last full step with `drop_remainder`, and the edge states that
+/// deserializing must accept.
+mod sampler_edges {
+    use lockstep_data::{Sampler, SamplerConfig, SamplerState, Shard};
+    use lockstep_seeding::SeedTree;
+
+    fn config(len: u64) -> SamplerConfig {
+        SamplerConfig::new(len, SeedTree::from_u64(37).child("edges")).with_epochs(2)
+    }
+
+    /// The global order is the same whichever world walks it: a world of 2 resharded
+    /// to a world of 3 after two steps continues at the same global position.
+    #[test]
+    fn a_live_reshard_continues_the_global_order() {
+        let order = config(12).epoch_order(0).unwrap();
+        let mut s = Sampler::new(config(12), Shard::new(1, 2).unwrap()).unwrap();
+        assert_eq!((s.epoch(), s.position()), (0, 0));
+        for step in 0..2u64 {
+            let got = s.next_step().unwrap();
+            let sample = got.sample.unwrap();
+            assert_eq!((got.start, sample.position), (2 * step, 2 * step + 1));
+            assert_eq!(sample.index, order.get(2 * step + 1).unwrap());
+        }
+        assert_eq!((s.epoch(), s.position()), (0, 4));
+        s.reshard(Shard::new(2, 3).unwrap());
+        assert_eq!(s.shard(), Shard::new(2, 3).unwrap());
+        assert_eq!(s.state().world(), 3);
+        let got = s.next_step().unwrap();
+        assert_eq!(got.start, 4);
+        assert_eq!(got.sample.unwrap().index, order.get(6).unwrap());
+        assert_eq!(s.position(), 7);
+    }
+
+    /// With `drop_remainder`, a step that ends exactly at `len` is a full step and is
+    /// taken: 10 samples in a world of 2 are 5 steps an epoch.
+    #[test]
+    fn the_last_full_step_is_kept_with_drop_remainder() {
+        for (len, world, steps) in [(10u64, 2u64, 5u64), (9, 3, 3), (11, 2, 5), (7, 7, 1)] {
+            let config = config(len).with_drop_remainder(true).with_epochs(1);
+            let mut s = Sampler::new(config, Shard::new(0, world).unwrap()).unwrap();
+            let mut n = 0;
+            while s.next_step().is_some() {
+                n += 1;
+            }
+            assert_eq!(n, steps, "len {len}, world {world}");
+            assert_eq!(s.epoch(), 1);
+        }
+    }
+
+    /// A finished sampler's state (epoch = epochs, position 0), and a state at the very
+    /// end of an epoch (position = len, which resumes at the next epoch's start), are
+    /// consistent states.
+    #[test]
+    fn edge_states_deserialize_and_resume() {
+        let mut s = Sampler::new(config(4), Shard::single()).unwrap();
+        while s.next_step().is_some() {}
+        let finished = s.state();
+        let back = SamplerState::from_json(&finished.to_json()).unwrap();
+        let mut resumed = Sampler::restore(config(4), Shard::single(), &back).unwrap();
+        assert_eq!(resumed.next_step(), None);
+
+        let fresh = Sampler::new(config(4), Shard::single()).unwrap().state();
+        let json = fresh.to_json();
+        let at_end = json.replace("\"position\":0", "\"position\":4");
+        assert_ne!(at_end, json);
+        let state = SamplerState::from_json(&at_end).unwrap();
+        let mut from_end = Sampler::restore(config(4), Shard::single(), &state).unwrap();
+        let step = from_end.next_step().unwrap();
+        assert_eq!((step.epoch, step.start), (1, 0));
+        let past = json.replace("\"position\":0", "\"position\":5");
+        assert!(SamplerState::from_json(&past).is_err());
+    }
+}
