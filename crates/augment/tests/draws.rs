@@ -201,11 +201,18 @@ fn a_resized_crop_falls_back_to_the_clamped_centre() {
 #[test]
 fn a_resized_crop_window_is_never_empty() {
     let node = SeedTree::from_u64(45).child("extreme");
-    let op = resized_crop([0.03, 0.04], [0.01, 0.02]);
-    for i in 0..300 {
-        let rect = window(op.draw(&node.index(i), size(10, 30)).unwrap());
-        assert!(rect.width >= 1 && rect.height >= 1, "{rect:?}");
-        assert!(rect.check_inside(10, 30).is_ok(), "{rect:?}");
+    // Narrow windows of a tall image (the width rounds to 0) and flat windows of a
+    // wide one (the height does).
+    for (image, ratio) in [(size(10, 30), [0.01, 0.02]), (size(30, 10), [50.0, 100.0])] {
+        let op = resized_crop([0.03, 0.04], ratio);
+        for i in 0..300 {
+            let rect = window(op.draw(&node.index(i), image).unwrap());
+            assert!(rect.width >= 1 && rect.height >= 1, "{rect:?}");
+            assert!(
+                rect.check_inside(image.width, image.height).is_ok(),
+                "{rect:?}"
+            );
+        }
     }
 }
 
@@ -265,6 +272,7 @@ fn windows_follow_the_documented_recipe() {
         (size(10, 10), [0.9, 1.0], [1.0, 1.0]),
         (size(50, 10), [0.02, 0.03], [0.01, 0.02]),
         (size(10, 50), [0.02, 0.03], [50.0, 100.0]),
+        (size(50, 10), [0.02, 0.03], [50.0, 100.0]),
         (size(7, 300), [0.3, 0.9], [0.2, 5.0]),
     ];
     let (mut crops, mut erased, mut empty) = (0, 0, 0);
