@@ -273,6 +273,8 @@ fn windows_follow_the_documented_recipe() {
         (size(50, 10), [0.02, 0.03], [0.01, 0.02]),
         (size(10, 50), [0.02, 0.03], [50.0, 100.0]),
         (size(50, 10), [0.02, 0.03], [50.0, 100.0]),
+        // Erased windows as wide as the image (refused: something must remain).
+        (size(10, 10), [0.45, 0.65], [0.5, 0.6]),
         (size(7, 300), [0.3, 0.9], [0.2, 5.0]),
     ];
     let (mut crops, mut erased, mut empty) = (0, 0, 0);

@@ -246,4 +246,36 @@ mod tests {
             }
         }
     }
+
+    /// Known answer over many images, so that every class (rectangle, ellipse,
+    /// triangle) and every box edge is pinned: the BLAKE3 of each image's pixels and
+    /// boxes, hashed together. (One image alone held no ellipse, and mutation testing
+    /// showed the ellipse and the box bounds unpinned.)
+    #[test]
+    fn known_answer_over_many_images_and_every_class() {
+        let root = SeedTree::from_u64(6).child("shapes-kat");
+        let mut all = blake3::Hasher::new();
+        let mut classes = [0usize; 3];
+        for i in 0..24 {
+            let (image, boxes) = shapes_image(&root.child_index("image", i), 64).unwrap();
+            all.update(image.as_raw());
+            for b in &boxes {
+                classes[b.class.0 as usize] += 1;
+                for v in b.bbox.to_array() {
+                    all.update(&v.to_le_bytes());
+                }
+                all.update(&b.class.0.to_le_bytes());
+                // Tight: the painted pixels reach every edge of the box.
+                let [x1, y1, x2, y2] = b.bbox.to_array().map(|v| v as u32);
+                let bright = |x: u32, y: u32| image.get_pixel(x, y).0.iter().any(|&c| c >= 200);
+                assert!((x1..x2).any(|x| bright(x, y1)) && (x1..x2).any(|x| bright(x, y2 - 1)));
+                assert!((y1..y2).any(|y| bright(x1, y)) && (y1..y2).any(|y| bright(x2 - 1, y)));
+            }
+        }
+        assert!(classes.iter().all(|&n| n >= 5), "{classes:?}");
+        assert_eq!(all.finalize().to_hex().to_string(), MANY_IMAGES_KAT);
+    }
+
+    const MANY_IMAGES_KAT: &str =
+        "973266729ef9b1b46340e91398d30f0fe8ed6b907667e45c6eaf61a7986fab7b";
 }

@@ -404,3 +404,28 @@ fn a_header_claiming_a_huge_or_another_size_is_refused_before_decoding() {
         other => panic!("expected the size limit, got {other:?}"),
     }
 }
+
+/// A box with zero width or zero height is refused for what it is, before any rounding
+/// (the message does not blame `f32`). (Found by mutation testing.)
+#[test]
+fn a_box_without_width_or_without_height_is_refused_as_such() {
+    let t = dataset("degenerate");
+    for bbox in ["[0.1, 0.0, 0.0, 1.0]", "[0.1, 0.0, 0.2, 0.0]"] {
+        let text = INSTANCES.replace("[0.1, 0.0, 0.2, 1.0]", bbox);
+        assert_ne!(text, INSTANCES);
+        std::fs::write(t.json(), text).unwrap();
+        match CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail) {
+            Err(Error::BadAnnotation {
+                annotation_id: 2,
+                reason,
+                ..
+            }) => {
+                assert!(
+                    reason.ends_with("has no positive width and height"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{bbox}: {other:?}"),
+        }
+    }
+}

@@ -82,7 +82,10 @@ fn signed_zero_scores_tie_in_the_canonical_order() {
 /// An IoU exactly at the threshold is not above it: linear soft-NMS leaves the score.
 #[test]
 fn linear_soft_nms_leaves_a_score_at_exactly_the_threshold() {
-    let boxes = [BBox::new(0.0, 0.0, 10.0, 10.0), BBox::new(0.0, 0.0, 10.0, 5.0)];
+    let boxes = [
+        BBox::new(0.0, 0.0, 10.0, 10.0),
+        BBox::new(0.0, 0.0, 10.0, 5.0),
+    ];
     assert_eq!(lockstep_postprocess::iou(&boxes[0], &boxes[1]), 0.5);
     let out = Nms::new(0.5)
         .run_soft(&boxes, &[0.9, 0.8], SoftNms::Linear)

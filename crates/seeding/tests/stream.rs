@@ -221,7 +221,13 @@ fn a_path_that_is_not_an_array_is_refused_with_what_was_expected() {
 fn normal_scales_and_shifts_the_standard_draw() {
     let node = SeedTree::from_u64(21).child("normal");
     let (mut scaled, mut standard) = (node.rng(), node.rng());
-    for (mean, std) in [(0.0, 1.0), (3.5, 0.25), (-2.0, 10.0), (1e6, 0.0), (0.0, 3.0)] {
+    for (mean, std) in [
+        (0.0, 1.0),
+        (3.5, 0.25),
+        (-2.0, 10.0),
+        (1e6, 0.0),
+        (0.0, 3.0),
+    ] {
         for _ in 0..20 {
             let z = standard.normal_f64();
             let got = scaled.normal(mean, std).unwrap();
