@@ -429,3 +429,39 @@ fn a_box_without_width_or_without_height_is_refused_as_such() {
         }
     }
 }
+
+/// An image path that names a folder is refused when the dataset opens, as not a
+/// regular file. (Found by mutation testing.)
+#[test]
+fn an_image_that_is_a_folder_is_refused() {
+    let t = dataset("folder");
+    std::fs::remove_file(t.images().join("b.png")).unwrap();
+    std::fs::create_dir(t.images().join("b.png")).unwrap();
+    match CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail) {
+        Err(Error::Io { path, source }) => {
+            assert!(path.ends_with("b.png"), "{path:?}");
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(source.to_string().contains("not a regular file"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The class numbering of the categories: dense by ascending id, whatever the order of
+/// the file.
+#[test]
+fn the_class_map_holds_the_categories_by_id() {
+    let t = dataset("classmap");
+    let d = CocoDataset::open(t.images(), t.json(), CorruptPolicy::Fail).unwrap();
+    let map = d.classes().unwrap();
+    assert_eq!(map.len(), 2);
+    assert!(!map.is_empty());
+    let ids: Vec<u64> = map.categories().iter().map(|c| c.id).collect();
+    assert_eq!(ids, [3, 7]);
+    assert_eq!(map.class_of(7), Some(lockstep_core::ClassId(1)));
+    assert_eq!(
+        map.category(lockstep_core::ClassId(0))
+            .map(|c| c.name.as_str()),
+        Some("cat")
+    );
+}

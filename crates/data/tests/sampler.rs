@@ -353,5 +353,10 @@ mod sampler_edges {
         assert_eq!((step.epoch, step.start), (1, 0));
         let past = json.replace("\"position\":0", "\"position\":5");
         assert!(SamplerState::from_json(&past).is_err());
+
+        // The largest length a sampler takes, 2⁶³, round-trips through its state.
+        let largest = SamplerConfig::new(1 << 63, SeedTree::from_u64(38));
+        let state = Sampler::new(largest, Shard::single()).unwrap().state();
+        assert_eq!(SamplerState::from_json(&state.to_json()).unwrap(), state);
     }
 }
