@@ -150,6 +150,10 @@ def main():
         merged = own_keys(gathered)
         with open(a.out, "w") as f:
             json.dump({"weights_sha256": weights_digest(model), "steps": step, "world": world, "seen": merged}, f)
+    # Every rank past its last collective before any tears the group down: destroying a
+    # gloo group while a peer's work is still in flight can deadlock on exit (its
+    # worker thread waits for the GIL that the destructor's join holds).
+    dist.barrier()
     dist.destroy_process_group()
 
 

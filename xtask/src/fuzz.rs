@@ -208,22 +208,7 @@ fn copy_findings(from: &Path, to: &Path) -> Result<usize> {
 fn ensure_afl(tools: &Path, env: &[(String, OsString)]) -> Result<PathBuf> {
     let cargo_afl = tools.join("bin").join("cargo-afl");
     if !cargo_afl.exists() {
-        workspace::step(&format!(
-            "install cargo-afl {CARGO_AFL_VERSION} into target/tools"
-        ));
-        let root = tools.to_string_lossy().into_owned();
-        workspace::cargo(
-            &[
-                "install",
-                "cargo-afl",
-                "--locked",
-                "--version",
-                CARGO_AFL_VERSION,
-                "--root",
-                &root,
-            ],
-            &[],
-        )?;
+        workspace::install_tool("cargo-afl", CARGO_AFL_VERSION, tools)?;
     }
     let afl_share = tools.join("share").join("afl.rs");
     let built = std::fs::read_dir(&afl_share)

@@ -168,23 +168,7 @@ fn ensure_installed(tools: &Path) -> Result<PathBuf> {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if installed.as_deref() != Some(&format!("cargo-mutants {CARGO_MUTANTS_VERSION}")) {
-        workspace::step(&format!(
-            "install cargo-mutants {CARGO_MUTANTS_VERSION} into target/tools"
-        ));
-        let root = tools.to_string_lossy().into_owned();
-        workspace::cargo(
-            &[
-                "install",
-                "cargo-mutants",
-                "--locked",
-                "--force",
-                "--version",
-                CARGO_MUTANTS_VERSION,
-                "--root",
-                &root,
-            ],
-            &[],
-        )?;
+        workspace::install_tool("cargo-mutants", CARGO_MUTANTS_VERSION, tools)?;
     }
     Ok(exe)
 }

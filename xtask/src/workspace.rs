@@ -83,3 +83,23 @@ pub fn output(program: &OsStr, args: &[&OsStr], env: &[(String, OsString)]) -> R
     }
     String::from_utf8(out.stdout).with_context(|| format!("`{line}` printed non-UTF-8 output"))
 }
+
+/// `cargo install --locked --force KRATE@VERSION` into `tools` (`target/tools`): the
+/// project's managed tools, pinned, never in the user's `~/.cargo/bin`.
+pub fn install_tool(krate: &str, version: &str, tools: &Path) -> Result<()> {
+    step(&format!("install {krate} {version} into target/tools"));
+    let root = tools.to_string_lossy().into_owned();
+    cargo(
+        &[
+            "install",
+            krate,
+            "--locked",
+            "--force",
+            "--version",
+            version,
+            "--root",
+            &root,
+        ],
+        &[],
+    )
+}

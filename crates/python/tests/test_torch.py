@@ -26,6 +26,21 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "python" / "ddp_train.py"
 
 
+def kill_ranks(out: Path) -> None:
+    """Kills the ranks of the run writing `out`: torchrun starts them outside its own
+    process group, and a rank left alive keeps the output pipe open, so waiting for the
+    output would hang the whole suite instead of failing this test."""
+    needle = str(out).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes().split(b"\0"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
 def torchrun(tmp: Path, name: str, world: int, *args: str) -> dict:
     out = tmp / f"{name}.json"
     cmd = [
@@ -38,7 +53,8 @@ def torchrun(tmp: Path, name: str, world: int, *args: str) -> dict:
         output, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
+        kill_ranks(out)
+        output, _ = proc.communicate(timeout=60)
         pytest.fail(f"torchrun {name} timed out:\n{output[-4000:]}")
     assert proc.returncode == 0, output[-6000:]
     return json.loads(out.read_text()) if out.exists() else {}
